@@ -1,0 +1,76 @@
+"""Saving and loading trained weights with their manifest.
+
+The manifest (``weights/manifest.json``) maps a model name to its file, sha256, architecture config,
+training data, split, held-out metrics and the command that made it. Loading checks the file exists and
+its hash matches, and refuses anything else with ``WeightsError``: the service never runs a model it
+cannot vouch for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from models.emotion_net import EmotionNet, EmotionNetConfig
+
+
+class WeightsError(RuntimeError):
+    """Weights are missing, corrupt or do not match their manifest."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_weights(model: EmotionNet, path: Path) -> str:
+    """Writes config + state dict (fp32) and returns the file's sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().float() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": model.config.to_dict(), "state_dict": state}, path)
+    return sha256_of(path)
+
+
+def read_manifest(weights_dir: Path) -> dict:
+    manifest_path = weights_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise WeightsError(f"no weights manifest at {manifest_path}; the service ships trained weights in weights/")
+    try:
+        return json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"weights manifest {manifest_path} is not valid JSON: {exc}") from exc
+
+
+def write_manifest_entry(weights_dir: Path, name: str, entry: dict) -> None:
+    manifest_path = weights_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"models": {}}
+    manifest["models"][name] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(weights_dir: Path, name: str, device: torch.device | str = "cpu") -> tuple[EmotionNet, dict]:
+    """Loads model ``name`` from ``weights_dir`` after checking its sha256; returns (model in eval mode, entry)."""
+    manifest = read_manifest(weights_dir)
+    entry = manifest.get("models", {}).get(name)
+    if entry is None:
+        raise WeightsError(f"model {name!r} is not in {weights_dir / 'manifest.json'}; known: {sorted(manifest.get('models', {}))}")
+    path = weights_dir / entry["file"]
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} for model {name!r} is missing")
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        raise WeightsError(f"weights file {path} has sha256 {actual}, manifest says {entry['sha256']}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        config = EmotionNetConfig.from_dict(payload["config"])
+        model = EmotionNet(config)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise WeightsError(f"weights file {path} does not match its architecture: {exc}") from exc
+    return model.to(device).eval(), entry

@@ -1,0 +1,156 @@
+"""Train the per-face emotion network on FER2013 (+ FER+ votes).
+
+    python -m models.train --data ../shared/data/fer2013_trainval.npz --epochs 24
+
+Training rows train; PublicTest rows pick the best epoch (no other split is touched). Seeded and
+resumable: every epoch writes ``<run-dir>/last.pt``; ``--resume`` continues from it. At the end the best
+epoch is exported to ``weights/`` with its manifest entry (sha256, config, data, split, metrics, command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from models.checkpoint import save_weights, sha256_of, write_manifest_entry
+from models.circumplex import expected_valence_arousal
+from models.emotion_net import MODEL_CONFIGS, create_model
+from models.evaluate import evaluate
+from models.fer_data import augment, load_split, soft_targets
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="fer2013_trainval.npz")
+    parser.add_argument("--model", default="resnet_ca_s", choices=sorted(MODEL_CONFIGS))
+    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (one-cycle schedule)")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--vote-weight", type=float, default=0.4, help="share of the FER+ vote distribution in targets")
+    parser.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the original label")
+    parser.add_argument("--va-weight", type=float, default=0.5, help="weight of the derived valence/arousal loss")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training rows (smoke runs)")
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/emotion"))
+    parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    parser.add_argument("--export-dir", type=Path, default=Path("weights"), help="where the best epoch is exported")
+    parser.add_argument("--export-name", default="emotion", help="model name in the weights manifest")
+    parser.add_argument("--no-export", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    if not args.data.is_file():
+        sys.exit(f"error: no such data file: {args.data}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    torch.manual_seed(args.seed)
+    train = load_split(args.data, "Training")
+    images, labels, votes = train.images, train.labels, train.votes
+    if args.limit:
+        images, labels, votes = images[: args.limit], labels[: args.limit], votes[: args.limit]
+    targets = soft_targets(labels, votes, args.vote_weight, args.smoothing)
+
+    model = create_model(args.model).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    steps_per_epoch = (len(images) + args.batch_size - 1) // args.batch_size
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
+    generator = torch.Generator().manual_seed(args.seed)
+    start_epoch, best, history = 0, {"accuracy": -1.0}, []
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    last_path = args.run_dir / "last.pt"
+    if args.resume and last_path.is_file():
+        state = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+        print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
+
+    use_amp = device.type == "cuda"
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        began, seen, loss_sum, correct = time.time(), 0, 0.0, 0
+        order = torch.randperm(len(images), generator=generator)
+        for step in range(steps_per_epoch):
+            index = order[step * args.batch_size : (step + 1) * args.batch_size]
+            batch = augment(images[index], generator).to(device, non_blocking=True)
+            target = targets[index].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                out = model(batch)
+            logits = out.logits.float()
+            loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+            loss = loss + args.va_weight * F.mse_loss(out.valence_arousal.float(), expected_valence_arousal(target))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += len(index)
+            loss_sum += loss.item() * len(index)
+            correct += (logits.argmax(1).cpu() == labels[index]).sum().item()
+            if step % 50 == 0:
+                print(f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
+                      f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f}", flush=True)
+        result = evaluate(model, args.data, "PublicTest", flip_tta=True)
+        original = result["original"]
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                  "accuracy": original["accuracy"], "macro_f1": original["macro_f1"], "seconds": time.time() - began}
+        history.append(record)
+        print(json.dumps(record), flush=True)
+        if original["accuracy"] > best["accuracy"]:
+            best = {**record, "metrics": result}
+            save_weights(model, args.run_dir / "best.pt")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(), "epoch": epoch, "best": best, "history": history}, last_path)
+
+    print(f"best epoch {best['epoch']}: PublicTest accuracy {best['accuracy']:.4f} macro-F1 {best['macro_f1']:.4f}", flush=True)
+    if args.no_export:
+        return
+    target_file = args.export_dir / f"{args.export_name}.pt"
+    target_file.parent.mkdir(parents=True, exist_ok=True)
+    target_file.write_bytes((args.run_dir / "best.pt").read_bytes())
+    write_manifest_entry(args.export_dir, args.export_name, {
+        "file": target_file.name,
+        "sha256": sha256_of(target_file),
+        "architecture": create_model(args.model).config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data": f"{args.data.name}: FER2013 images with FER+ votes (see ../shared/data/README.md)",
+        "train_split": "usage == Training (28,709 rows)" if not args.limit else f"first {args.limit} Training rows",
+        "selection_split": "usage == PublicTest (3,589 rows); best epoch by accuracy",
+        "targets": f"(1-{args.vote_weight})*one-hot(original label, smoothing {args.smoothing}) + {args.vote_weight}*FER+ vote "
+                   "distribution; valence/arousal targets derived: circumplex coordinates averaged under the class target "
+                   "(FER2013 has no V/A labels)",
+        "metrics": {"publictest_original": best["metrics"]["original"],
+                    "publictest_ferplus_majority": best["metrics"].get("ferplus_majority"),
+                    "flip_tta": True, "best_epoch": best["epoch"]},
+        "history": history,
+        "command": "python -m models.train " + " ".join(sys.argv[1:] if argv is None else argv),
+        "commit": _commit(),
+        "device": str(device),
+    })
+    print(f"exported {target_file} and its manifest entry", flush=True)
+
+
+if __name__ == "__main__":
+    main()
