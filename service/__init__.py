@@ -1,0 +1,1 @@
+"""Stream emotion service: live video in, per-face emotion timelines, window stats and alerts out."""

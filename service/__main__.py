@@ -1,0 +1,71 @@
+"""Command line: ``python -m service {serve,worker,demo,check,bench}``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from models.checkpoint import WeightsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m service", description="Stream emotion service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the REST + WebSocket API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("worker", help="run ingest + inference for streams registered in Redis")
+    demo = sub.add_parser("demo", help="API + worker + embedded Redis on a bundled face clip played as live")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--clip", default=None, help="video to play instead of the bundled clip")
+    check = sub.add_parser("check", help="health check for containers: exit 0 when healthy")
+    check.add_argument("--role", choices=["api", "worker"], required=True)
+    check.add_argument("--port", type=int, default=8000, help="API port (role api)")
+    bench = sub.add_parser("bench", help="run the pipeline on a clip and print throughput and per-stage latency")
+    bench.add_argument("--clip", default=None, help="video file (default: the bundled face clip)")
+    bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
+    bench.add_argument("--repeat", type=int, default=3, help="passes over the clip")
+    bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from service.config import Settings  # settings are read when a command runs, never at import
+
+    settings = Settings()
+    from service.runtime import configure_logging
+
+    configure_logging(settings)
+    try:
+        if args.command == "serve":
+            from service.commands import serve
+            serve(settings, args.host, args.port)
+        elif args.command == "worker":
+            from service.commands import worker
+            worker(settings, _stop_on_signals())
+        elif args.command == "demo":
+            from service.commands import demo
+            demo(settings, args.host, args.port, args.clip)
+        elif args.command == "check":
+            from service.commands import check
+            sys.exit(check(settings, args.role, args.port))
+        elif args.command == "bench":
+            from service.bench import run_bench
+            run_bench(settings, args.clip, args.fps, args.repeat, args.json)
+    except WeightsError as exc:
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

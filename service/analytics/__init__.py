@@ -1,0 +1,34 @@
+"""Pure, deterministic stream analytics: shot cuts, sliding-window stats, verified alerts and heatmaps.
+
+Everything runs on media time supplied by the caller (no clocks, threads or I/O), so replaying a file
+reproduces the same numbers.
+"""
+
+from .alerts import DEFAULT_RULE, OPS, REASONS, AlertEngine, AlertEvent, AlertRule, Verification
+from .cuts import ShotCutDetector
+from .heatmaps import SpatialHeatmap, TemporalHeatmap
+from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
+from .render import render_spatial_png, render_temporal_png
+from .windows import METRICS, SlidingWindow, WindowStats
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_RULE",
+    "METRICS",
+    "OPS",
+    "POLARITIES",
+    "REASONS",
+    "AlertEngine",
+    "AlertEvent",
+    "AlertRule",
+    "FaceObservation",
+    "FrameObservation",
+    "ShotCutDetector",
+    "SlidingWindow",
+    "SpatialHeatmap",
+    "TemporalHeatmap",
+    "Verification",
+    "WindowStats",
+    "render_spatial_png",
+    "render_temporal_png",
+]

@@ -1,0 +1,302 @@
+"""Threshold alerts that a producer can trust: persistence, a context check before paging, then cooldown.
+
+From the seed paper: when the negative share exceeds 50 % over a 60-second window, a context-based secondary
+verification runs before an alert, to avoid misjudgements from shot changes or short occlusions. Here a rule's
+condition must first hold for ``min_duration_s``; then ``Verification`` looks at the window's context (shot
+cuts, face confidence, track churn, face coverage, and whether the condition still holds in the current shot).
+A failed check is reported once per episode as a "suppressed" event, and re-checked on every later frame of
+the episode, so an alert still fires once, say, a cut has left the window.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .windows import METRICS, SlidingWindow, WindowStats
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+REASONS = ("shot_cuts", "low_confidence", "track_churn", "occluded_or_absent", "not_after_cut")
+
+# A rule about the very thing a check measures must not be suppressed by that check.
+_CONFIDENCE_METRICS = frozenset({"mean_confidence", "low_confidence_share"})
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """``metric op threshold`` over the last ``window_s`` seconds, per stream or (``per_track``) per face track.
+
+    ``cooldown_s`` and hysteresis: after an alert, the rule stays quiet until its condition has been false
+    at least once (one evaluation is enough) and ``cooldown_s`` has passed since the alert; a condition that
+    comes back must then persist ``min_duration_s`` again.
+    """
+
+    metric: str
+    op: str
+    threshold: float
+    window_s: float = 60.0
+    min_face_frames: int = 10
+    min_duration_s: float = 3.0
+    cooldown_s: float = 60.0
+    per_track: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; expected one of {', '.join(METRICS)}")
+        if self.op not in OPS:
+            raise ValueError(f"unknown op {self.op!r}; expected one of {', '.join(OPS)}")
+        if not math.isfinite(self.threshold):
+            raise ValueError(f"threshold must be a finite number, got {self.threshold}")
+        if not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ValueError(f"window_s must be a positive number of seconds, got {self.window_s}")
+        if self.min_face_frames < 0:
+            raise ValueError(f"min_face_frames must not be negative, got {self.min_face_frames}")
+        if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0):
+            raise ValueError(f"min_duration_s must be a non-negative number of seconds, got {self.min_duration_s}")
+        if not (math.isfinite(self.cooldown_s) and self.cooldown_s >= 0):
+            raise ValueError(f"cooldown_s must be a non-negative number of seconds, got {self.cooldown_s}")
+        if not self.name:
+            suffix = "/track" if self.per_track else ""
+            object.__setattr__(self, "name", f"{self.metric}{self.op}{self.threshold:g}@{self.window_s:g}s{suffix}")
+
+    def holds(self, value: float | None) -> bool:
+        return value is not None and OPS[self.op](value, self.threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+DEFAULT_RULE = AlertRule(metric="negative_share", op=">", threshold=0.5, window_s=60.0)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Context checks run before an alert; each failure is a suppression reason (see ``REASONS``).
+
+    ``max_track_churn`` is in identities per minute beyond the faces on screen at once
+    (``WindowStats.track_churn``): 12 means a new face identity more than every 5 s on average.
+    ``recheck_after_cut``: when the window holds a cut, the condition must also hold over the frames since
+    the last cut alone, with at least ``min_face_frames`` face-frames there; otherwise the window is still
+    judging the previous shot ("not_after_cut").
+    """
+
+    max_cuts: int = 1
+    max_low_confidence_share: float = 0.5
+    max_track_churn: float = 12.0
+    min_coverage: float = 0.3
+    recheck_after_cut: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_cuts < 0:
+            raise ValueError(f"max_cuts must not be negative, got {self.max_cuts}")
+        if not 0.0 <= self.max_low_confidence_share <= 1.0:
+            raise ValueError(f"max_low_confidence_share must be in [0, 1], got {self.max_low_confidence_share}")
+        if self.max_track_churn < 0:
+            raise ValueError(f"max_track_churn must not be negative, got {self.max_track_churn}")
+        if not 0.0 <= self.min_coverage <= 1.0:
+            raise ValueError(f"min_coverage must be in [0, 1], got {self.min_coverage}")
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert (verified) or a suppressed candidate, with the numbers that led to it."""
+
+    kind: str
+    rule: str
+    metric: str
+    op: str
+    threshold: float
+    value: float
+    verified: bool
+    reasons: tuple[str, ...]
+    pts: float
+    window_start: float
+    window_end: float
+    evidence: Mapping[str, Any]
+    track_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "metric": self.metric,
+            "op": self.op,
+            "threshold": self.threshold,
+            "value": round(self.value, 4),
+            "verified": self.verified,
+            "reasons": list(self.reasons),
+            "pts": round(self.pts, 4),
+            "window_start": round(self.window_start, 4),
+            "window_end": round(self.window_end, 4),
+            "evidence": dict(self.evidence),
+            "track_id": self.track_id,
+        }
+
+
+@dataclass
+class _RuleState:
+    """Where one rule (for one track) is in its episode; mutable, private to the engine."""
+
+    since: float | None = None  # when the condition started holding; None while it does not
+    suppressed: bool = False  # a suppressed event was already emitted in this episode
+    fired_at: float | None = None  # pts of the last alert
+    armed: bool = True  # the condition has been false since the last alert (hysteresis)
+
+
+class AlertEngine:
+    """Evaluates alert rules against a stream's ``SlidingWindow``, once per analysed frame or stats tick."""
+
+    def __init__(self, rules: Iterable[AlertRule] = (DEFAULT_RULE,), verification: Verification | None = None) -> None:
+        self.verification = verification or Verification()
+        self._rules: tuple[AlertRule, ...] = ()
+        self._states: dict[tuple[AlertRule, int | None], _RuleState] = {}
+        self._suppressed: Counter[str] = Counter()
+        self._last_pts: float | None = None
+        self.set_rules(rules)
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        return self._rules
+
+    @property
+    def window_s(self) -> float:
+        """History the rules need; ``evaluate`` makes the window keep at least this much."""
+        return max((rule.window_s for rule in self._rules), default=0.0)
+
+    def set_rules(self, rules: Iterable[AlertRule]) -> None:
+        """Replace the rules; rules kept unchanged keep their episode, cooldown and hysteresis state."""
+        rules = tuple(rules)
+        names = [rule.name for rule in rules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique, repeated: {', '.join(duplicates)}")
+        kept = set(rules)
+        self._states = {key: state for key, state in self._states.items() if key[0] in kept}
+        self._rules = rules
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Suppressed candidate episodes by reason (an episode failing two checks counts under both)."""
+        return dict(sorted(self._suppressed.items()))
+
+    def evaluate(self, window: SlidingWindow, pts: float) -> list[AlertEvent]:
+        """Advance every rule to media time ``pts`` and return the events raised now."""
+        if self._last_pts is not None and pts < self._last_pts:
+            self._states.clear()  # the source restarted; episodes of the old timeline are meaningless
+        self._last_pts = pts
+        if not self._rules:
+            return []
+        window.ensure_retention(self.window_s)
+        streams: dict[float, WindowStats] = {}
+        events: list[AlertEvent] = []
+        for rule in self._rules:
+            if rule.window_s not in streams:
+                streams[rule.window_s] = window.stats(pts, window_s=rule.window_s)
+            stream = streams[rule.window_s]
+            if not rule.per_track:
+                targets = [stream]
+            else:
+                tracks = window.tracks(pts, rule.window_s)
+                self._forget_tracks(rule, set(tracks))
+                targets = [window.stats(pts, track_id, rule.window_s) for track_id in tracks]
+            for stats in targets:
+                event = self._step(rule, stats, stream, window, pts)
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _forget_tracks(self, rule: AlertRule, present: set[int]) -> None:
+        for key in [key for key in self._states if key[0] == rule and key[1] not in present]:
+            del self._states[key]
+
+    def _step(
+        self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
+    ) -> AlertEvent | None:
+        state = self._states.setdefault((rule, stats.track_id), _RuleState())
+        value = stats.metric(rule.metric)
+        if value is None or stats.face_frames < rule.min_face_frames or not rule.holds(value):
+            state.since, state.suppressed, state.armed = None, False, True
+            return None
+        if state.since is None:
+            state.since = pts
+        if not state.armed or (state.fired_at is not None and pts - state.fired_at < rule.cooldown_s):
+            return None
+        persisted = pts - state.since
+        if persisted < rule.min_duration_s:
+            return None
+        reasons = self._verify(rule, stats, stream, window, pts)
+        if not reasons:
+            state.fired_at, state.armed = pts, False
+        elif state.suppressed:
+            return None
+        else:
+            state.suppressed = True
+            self._suppressed.update(reasons)
+        return AlertEvent(
+            kind="suppressed" if reasons else "alert",
+            rule=rule.name,
+            metric=rule.metric,
+            op=rule.op,
+            threshold=rule.threshold,
+            value=value,
+            verified=not reasons,
+            reasons=reasons,
+            pts=pts,
+            window_start=stats.window_start,
+            window_end=stats.window_end,
+            evidence=_evidence(stats, stream, persisted),
+            track_id=stats.track_id,
+        )
+
+    def _verify(
+        self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
+    ) -> tuple[str, ...]:
+        """Reasons not to trust the condition; cuts and churn are judged on the whole stream."""
+        checks = self.verification
+        reasons = []
+        if stream.cuts > checks.max_cuts:
+            reasons.append("shot_cuts")
+        if rule.metric not in _CONFIDENCE_METRICS and stats.low_confidence_share > checks.max_low_confidence_share:
+            reasons.append("low_confidence")
+        if stream.track_churn > checks.max_track_churn:
+            reasons.append("track_churn")
+        if rule.metric != "coverage" and stats.coverage < checks.min_coverage:
+            reasons.append("occluded_or_absent")
+        if checks.recheck_after_cut and not _holds_after_cut(rule, stats, window, pts):
+            reasons.append("not_after_cut")
+        return tuple(reasons)
+
+
+def _holds_after_cut(rule: AlertRule, stats: WindowStats, window: SlidingWindow, pts: float) -> bool:
+    cut = window.last_cut(pts, rule.window_s)
+    if cut is None:
+        return True
+    after = window.stats(pts, stats.track_id, rule.window_s, since_pts=cut)
+    return after.face_frames >= rule.min_face_frames and rule.holds(after.metric(rule.metric))
+
+
+def _evidence(stats: WindowStats, stream: WindowStats, persisted_s: float) -> dict[str, Any]:
+    summary = stats.to_dict()
+    keys = (
+        "shares",
+        "class_shares",
+        "frames",
+        "face_frames",
+        "face_count",
+        "coverage",
+        "cuts",
+        "mean_confidence",
+        "low_confidence_share",
+    )
+    evidence = {key: summary[key] for key in keys}
+    evidence.update(track_churn=round(stream.track_churn, 4), persisted_s=round(persisted_s, 4))
+    return evidence

@@ -1,0 +1,39 @@
+"""What the analytics consume: per-frame face results in media time, independent of the model and the wire format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One face in one analysed frame; ``box`` is normalised so analytics never need the frame size."""
+
+    track_id: int
+    label: str
+    polarity: str
+    probs: Mapping[str, float]
+    confidence: float
+    valence: float | None
+    arousal: float | None
+    box: tuple[float, float, float, float]
+
+    def __post_init__(self) -> None:
+        # Fail at the producer, not as a silently wrong share in a window far downstream.
+        if self.label not in CLASSES:
+            raise ValueError(f"label must be one of {CLASSES}, got {self.label!r}")
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
+
+
+@dataclass(frozen=True)
+class FrameObservation:
+    """All faces of one analysed frame; ``pts`` is media time so replays give identical analytics."""
+
+    pts: float
+    faces: tuple[FaceObservation, ...]
+    cut: bool = False

@@ -1,0 +1,68 @@
+"""The FastAPI application factory: ``create_app(settings, redis_url)``, so tests build it against a Redis they own."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+
+from service.api.live import LiveHub
+from service.api.routes import health, live_ws, streams
+from service.bus.keys import Keys
+from service.bus.registry import StreamRegistry
+from service.config import Settings
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+
+def _validation_reason(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: Settings, redis_url: str) -> FastAPI:
+    keys = Keys(settings.key_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.keys = keys
+        app.state.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        app.state.aredis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        app.state.registry = StreamRegistry(app.state.redis, keys)
+        app.state.hub = LiveHub(app.state.aredis, keys, settings.ws_queue_size)
+        await app.state.hub.start()
+        try:
+            yield
+        finally:
+            await app.state.hub.stop()
+            await app.state.aredis.aclose()
+            app.state.redis.close()
+
+    app = FastAPI(
+        title="Stream emotion service",
+        version="0.1.0",
+        summary="Live emotion timelines, window statistics and alerts for the faces in video streams.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _validation_reason(exc)})
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.include_router(health.router)
+    app.include_router(streams.router)
+    app.include_router(live_ws.router)
+    return app

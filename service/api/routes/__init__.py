@@ -1,0 +1,1 @@
+"""api/routes layer of the stream emotion service."""

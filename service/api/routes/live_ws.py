@@ -1,0 +1,76 @@
+"""``WS /ws/streams/{id}``: live face events, stats ticks, status changes (and alerts) of one stream.
+
+Resume without loss: connect with ``?since=<last id seen>``. The server subscribes to live messages first,
+then replays history after ``since`` from the Redis Stream, then forwards live messages newer than the
+last replayed one, so nothing falls in the gap between history and live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from service.api.live import LiveHub, entry_id_key
+from service.bus.publisher import decode_entries
+
+router = APIRouter(tags=["live"])
+_ID = re.compile(r"^\d+(-\d+)?$")
+_REPLAY_PAGE = 500
+
+
+@router.websocket("/ws/streams/{stream_id}")
+async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = None) -> None:
+    app = websocket.app
+    keys, client, hub = app.state.keys, app.state.aredis, app.state.hub
+    await websocket.accept()
+    if since is not None and not _ID.match(since):
+        await websocket.close(code=4400, reason="since must be a history id such as 1700000000000-0")
+        return
+    if not await client.exists(keys.stream(stream_id)):
+        await websocket.close(code=4404, reason=f"no stream {stream_id!r}")
+        return
+    hub_: LiveHub = hub
+    sub = hub_.subscribe(stream_id)
+    try:
+        last = since
+        start = f"({since}" if since else "-"
+        while True:  # replay history after `since`
+            entries = await client.xrange(keys.events(stream_id), min=start, max="+", count=_REPLAY_PAGE)
+            for message in decode_entries(entries):
+                await websocket.send_json(message)
+                last = message["id"]
+            if len(entries) < _REPLAY_PAGE:
+                break
+            start = f"({last}"
+        floor = entry_id_key(last) if last else (0, 0)
+        receiver = asyncio.create_task(_drain_client(websocket))
+        try:
+            while not receiver.done():
+                if sub.overflowed:
+                    await websocket.close(code=4408, reason="subscriber too slow; reconnect with since=<last id>")
+                    return
+                try:
+                    message = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                if entry_id_key(message["id"]) <= floor:
+                    continue  # already replayed from history
+                await websocket.send_json(message)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiver
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub_.unsubscribe(sub)
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Reads (and ignores) client frames so a disconnect is noticed promptly."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

@@ -1,0 +1,1 @@
+"""bus layer of the stream emotion service."""

@@ -1,0 +1,138 @@
+"""The stream registry in Redis: stream records, status, counters, stop requests and worker leases.
+
+A stream is a hash plus membership in the streams set. A worker analyses a stream only while it holds the
+stream's lease (``SET NX PX``, renewed by compare-and-set); a worker that dies stops renewing, the lease
+expires, and another worker claims the stream. This is how analysis scales over machines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import redis
+
+from service.bus.keys import Keys
+from service.schemas import TERMINAL_STATUSES, StreamCounters, StreamInfo, StreamStatus
+
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_COUNTERS = tuple(StreamCounters.model_fields)
+
+
+class StreamRegistry:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    # records
+    def create(self, url: str, name: str | None, analysis_fps: float, realtime: bool, loop: bool) -> StreamInfo:
+        stream_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        record = {
+            "id": stream_id, "url": url, "name": name or "", "analysis_fps": analysis_fps,
+            "realtime": int(realtime), "loop": int(loop), "status": StreamStatus.STARTING.value, "reason": "",
+            "desired": "run", "created_at": now, "updated_at": now,
+        }
+        pipe = self.client.pipeline()
+        pipe.hset(self.keys.stream(stream_id), mapping=record)
+        pipe.sadd(self.keys.streams, stream_id)
+        pipe.execute()
+        info = self.get(stream_id)
+        assert info is not None
+        return info
+
+    def get(self, stream_id: str) -> StreamInfo | None:
+        return _to_info(self.client.hgetall(self.keys.stream(stream_id)))
+
+    def list(self) -> list[StreamInfo]:
+        ids = sorted(self.client.smembers(self.keys.streams))
+        pipe = self.client.pipeline(transaction=False)
+        for stream_id in ids:
+            pipe.hgetall(self.keys.stream(stream_id))
+        infos = [_to_info(record) for record in pipe.execute()]
+        return sorted((i for i in infos if i is not None), key=lambda i: i.created_at)
+
+    def desired(self, stream_id: str) -> str | None:
+        return self.client.hget(self.keys.stream(stream_id), "desired")
+
+    def set_status(self, stream_id: str, status: StreamStatus, reason: str | None = None, worker: str | None = None) -> None:
+        fields = {"status": status.value, "reason": reason or "", "updated_at": time.time()}
+        if worker is not None:
+            fields["worker"] = worker
+        self.client.hset(self.keys.stream(stream_id), mapping=fields)
+
+    def update_progress(self, stream_id: str, counters: dict[str, int], media_time: float | None) -> None:
+        fields: dict = {f"c:{k}": v for k, v in counters.items() if k in _COUNTERS}
+        fields["updated_at"] = time.time()
+        if media_time is not None:
+            fields["media_time"] = round(media_time, 3)
+        self.client.hset(self.keys.stream(stream_id), mapping=fields)
+
+    def set_latest_stats(self, stream_id: str, stats: dict) -> None:
+        self.client.hset(self.keys.stream(stream_id), "stats", json.dumps(stats, separators=(",", ":")))
+
+    def latest_stats(self, stream_id: str) -> dict | None:
+        raw = self.client.hget(self.keys.stream(stream_id), "stats")
+        return json.loads(raw) if raw else None
+
+    def request_stop(self, stream_id: str) -> None:
+        self.client.hset(self.keys.stream(stream_id), "desired", "stop")
+
+    def purge(self, stream_id: str) -> None:
+        """Removes the stream and its history (used by ``DELETE ?purge=true`` once it has stopped)."""
+        self.client.delete(self.keys.stream(stream_id), self.keys.events(stream_id), self.keys.alerts(stream_id))
+        self.client.srem(self.keys.streams, stream_id)
+
+    # leases
+    def claimable(self) -> list[str]:
+        """Streams that should run and that no worker holds."""
+        ids = sorted(self.client.smembers(self.keys.streams))
+        pipe = self.client.pipeline(transaction=False)
+        for stream_id in ids:
+            pipe.hmget(self.keys.stream(stream_id), "desired", "status")
+            pipe.exists(self.keys.lease(stream_id))
+        results = pipe.execute()
+        out = []
+        for index, stream_id in enumerate(ids):
+            (desired, status), leased = results[2 * index], results[2 * index + 1]
+            if desired == "run" and status and StreamStatus(status) not in TERMINAL_STATUSES and not leased:
+                out.append(stream_id)
+        return out
+
+    def claim(self, stream_id: str, worker: str, ttl_s: float) -> bool:
+        return bool(self.client.set(self.keys.lease(stream_id), worker, nx=True, px=int(ttl_s * 1000)))
+
+    def renew(self, stream_id: str, worker: str, ttl_s: float) -> bool:
+        return bool(self._renew(keys=[self.keys.lease(stream_id)], args=[worker, int(ttl_s * 1000)]))
+
+    def release(self, stream_id: str, worker: str) -> None:
+        self._release(keys=[self.keys.lease(stream_id)], args=[worker])
+
+    # worker heartbeats
+    def heartbeat(self, worker: str, info: dict, ttl_s: float) -> None:
+        self.client.set(self.keys.worker(worker), json.dumps(info), px=int(ttl_s * 1000))
+
+    def workers(self, host: str = "*") -> dict[str, dict]:
+        keys = list(self.client.scan_iter(self.keys.worker_pattern(host), count=100))
+        values = self.client.mget(keys) if keys else []
+        prefix = self.keys.worker("")
+        return {k.removeprefix(prefix): json.loads(v) for k, v in zip(keys, values, strict=True) if v}
+
+
+def _to_info(record: dict[str, str]) -> StreamInfo | None:
+    if not record:
+        return None
+    counters = {k: int(record.get(f"c:{k}", 0)) for k in _COUNTERS}
+    return StreamInfo(
+        id=record["id"], url=record["url"], name=record.get("name") or None,
+        analysis_fps=float(record["analysis_fps"]), realtime=record.get("realtime") == "1",
+        loop=record.get("loop") == "1", status=StreamStatus(record["status"]), reason=record.get("reason") or None,
+        worker=record.get("worker") or None, created_at=float(record["created_at"]),
+        updated_at=float(record["updated_at"]),
+        media_time=float(record["media_time"]) if record.get("media_time") else None,
+        counters=StreamCounters(**counters),
+    )

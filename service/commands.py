@@ -1,0 +1,71 @@
+"""The long-running commands: API server, worker, all-in-one demo, container health check."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import urllib.request
+from pathlib import Path
+
+import uvicorn
+
+from service.api.app import create_app
+from service.bus.connection import connect
+from service.bus.keys import Keys
+from service.bus.registry import StreamRegistry
+from service.config import Settings
+from service.runtime import build_worker
+
+log = logging.getLogger(__name__)
+DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    target = connect(settings)
+    uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level=settings.log_level.lower())
+
+
+def worker(settings: Settings, stop: threading.Event) -> None:
+    target = connect(settings)
+    build_worker(settings, target).run(stop)
+
+
+def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
+    """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
+    settings = settings.model_copy(update={"allow_local_files": True})
+    target = connect(settings)
+    stop = threading.Event()
+    runner = build_worker(settings, target)
+    thread = threading.Thread(target=runner.run, args=(stop,), name="worker", daemon=True)
+    thread.start()
+    path = Path(clip) if clip else DEMO_CLIP
+    registry = StreamRegistry(target.client(), Keys(settings.key_prefix))
+    info = registry.create(str(path.resolve()), "demo", settings.default_analysis_fps, realtime=True, loop=True)
+    base = f"http://{host}:{port}"
+    print(f"\nDemo running: dashboard {base}/  API docs {base}/docs\n"
+          f"stream {info.id}: {base}/streams/{info.id}  live: ws://{host}:{port}/ws/streams/{info.id}\n"
+          "Ctrl-C to stop.\n", flush=True)
+    try:
+        uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def check(settings: Settings, role: str, port: int) -> int:
+    """0 when healthy: the API answers /healthz, or a worker on this host has a fresh heartbeat."""
+    if role == "api":
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                return 0 if response.status == 200 else 1
+        except OSError as exc:
+            print(f"api unhealthy: {exc}")
+            return 1
+    target = connect(settings)
+    registry = StreamRegistry(target.client(), Keys(settings.key_prefix))
+    alive = registry.workers(settings.worker_id or socket.gethostname())
+    if not alive:
+        print("no fresh worker heartbeat on this host")
+        return 1
+    return 0

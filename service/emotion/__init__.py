@@ -1,0 +1,1 @@
+"""emotion layer of the stream emotion service."""

@@ -1,0 +1,77 @@
+"""Per-face emotion inference: aligned crops in, class probabilities, polarity and valence/arousal out.
+
+A thin shell over ``models``: it loads the checkpoint named in the weights manifest (a missing or
+mismatched file is a ``WeightsError`` at start-up), batches faces, and runs under autocast on CUDA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.checkpoint import load_model
+from service.vision.alignment import align_face
+
+
+@dataclass(frozen=True)
+class FaceEmotion:
+    probs: dict[str, float]
+    label: str
+    polarity: str
+    confidence: float
+    valence: float
+    arousal: float
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; anything else is passed to torch as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class EmotionClassifier:
+    def __init__(self, weights_dir: Path, model_name: str, device: torch.device, polarity_map: dict[str, str]) -> None:
+        self.model, self.manifest_entry = load_model(weights_dir, model_name, device)
+        self.device = device
+        self.classes = self.model.config.classes
+        missing = [c for c in self.classes if c not in polarity_map]
+        if missing:
+            raise ValueError(f"polarity map has no entry for classes {missing}")
+        self.polarity_map = polarity_map
+        self.input_size = self.model.config.input_size
+        self.grey = self.model.config.in_channels == 1
+
+    def crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Aligned model-input crop (H, W[, C]) uint8 of one face of an RGB frame."""
+        face = align_face(image, landmarks, self.input_size)
+        return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if self.grey else face
+
+    @torch.inference_mode()
+    def classify(self, crops: list[np.ndarray]) -> list[FaceEmotion]:
+        if not crops:
+            return []
+        batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
+        batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
+        batch = batch.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+            out = self.model(batch)
+        probs = out.logits.float().softmax(dim=1).cpu().numpy()
+        va = out.valence_arousal.float().cpu().numpy()
+        results = []
+        for row, (valence, arousal) in zip(probs, va, strict=True):
+            top = int(row.argmax())
+            label = self.classes[top]
+            results.append(FaceEmotion(
+                probs={c: float(p) for c, p in zip(self.classes, row, strict=True)},
+                label=label,
+                polarity=self.polarity_map[label],
+                confidence=float(row[top]),
+                valence=float(valence),
+                arousal=float(arousal),
+            ))
+        return results

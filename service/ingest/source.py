@@ -1,0 +1,162 @@
+"""PyAV source: open a URL or file, decode, sample by PTS, convert only the sampled frames.
+
+Decoding is cheap and conversion is not, so one ``VideoReformatter`` (which caches its swscale context)
+converts and downsizes only the frames the sampler keeps. Live sources reconnect with exponential backoff;
+a file ends, or loops with media time carried forward. Status changes go to a callback; failures are
+raised as ``SourceError`` with a readable reason, for the worker to publish, never to crash on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import av.error
+from av.video.reformatter import VideoReformatter
+
+from service.ingest.frames import VideoFrame
+from service.ingest.sampling import PtsSampler
+from service.ingest.urls import SourceSpec
+from service.schemas import StreamStatus
+
+log = logging.getLogger(__name__)
+
+StatusCallback = Callable[[StreamStatus, str | None], None]
+
+
+class SourceError(RuntimeError):
+    """The source could not be opened or read (after any reconnects); the message is the reason."""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    analysis_fps: float
+    realtime: bool = False
+    loop: bool = False
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 10.0
+    reconnect_attempts: int = 5
+    reconnect_backoff_s: float = 1.0
+    max_frame_side: int = 1280
+
+
+@dataclass
+class DecodeCounters:
+    decoded: int = 0
+    sampled: int = 0
+    reconnects: int = 0
+
+
+def _target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    # even sizes keep swscale on its fast paths
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+class VideoSource:
+    """Iterates sampled ``VideoFrame``s of one stream until it ends, fails or ``stop`` is set."""
+
+    def __init__(self, spec: SourceSpec, options: SourceOptions, stop: threading.Event,
+                 on_status: StatusCallback | None = None) -> None:
+        self.spec = spec
+        self.options = options
+        self.stop = stop
+        self.on_status = on_status or (lambda status, reason: None)
+        self.counters = DecodeCounters()
+        self._sampler = PtsSampler(options.analysis_fps)
+        self._reformatter = VideoReformatter()
+        self._media_offset = 0.0  # added to PTS after a loop or reconnect so media time never goes back
+        self._last_pts = 0.0
+        self._index = 0
+
+    def _open(self) -> av.container.InputContainer:
+        options = {"rtsp_transport": "tcp"} if self.spec.url.startswith("rtsp") else {}
+        return av.open(self.spec.url, options=options,
+                       timeout=(self.options.open_timeout_s, self.options.read_timeout_s))
+
+    def frames(self) -> Iterator[VideoFrame]:
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                container = self._open()
+            except (av.error.FFmpegError, OSError) as exc:
+                failures += 1
+                self._retry_or_raise(f"could not open stream: {_describe(exc)}", failures)
+                continue
+            produced = False
+            try:
+                for frame in self._decode(container):
+                    produced = True
+                    failures = 0
+                    yield frame
+            except (av.error.FFmpegError, OSError) as exc:
+                if not self.spec.live:
+                    raise SourceError(f"decode error: {_describe(exc)}") from exc
+                failures += 1
+                self._retry_or_raise(f"read error: {_describe(exc)}", failures)
+                continue
+            finally:
+                container.close()
+            if self.stop.is_set():
+                return
+            if self.spec.live:
+                failures += 1
+                self._retry_or_raise("stream ended" if produced else "stream gave no frames", failures, final_status="ended")
+                continue
+            if self.options.loop and produced:
+                self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
+                continue
+            if not produced and self._index == 0:
+                raise SourceError("no decodable video frames in source")
+            return
+
+    def _retry_or_raise(self, reason: str, failures: int, final_status: str = "failed") -> None:
+        if not self.spec.live or failures > self.options.reconnect_attempts:
+            raise SourceError(reason if final_status == "failed" else f"{reason}; gave up after {failures - 1} reconnects")
+        delay = min(self.options.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
+        self.counters.reconnects += 1
+        log.warning("%s: %s; reconnect %d in %.1fs", self.spec.url, reason, failures, delay)
+        self.on_status(StreamStatus.RECONNECTING, reason)
+        self.stop.wait(delay)
+        self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
+
+    def _decode(self, container: av.container.InputContainer) -> Iterator[VideoFrame]:
+        if not container.streams.video:
+            raise SourceError("source has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = stream.time_base or Fraction(1, 90_000)
+        rate = float(stream.average_rate or 25)
+        self._sampler = PtsSampler(self.options.analysis_fps)
+        first_pts: float | None = None
+        wall_start = 0.0
+        self.on_status(StreamStatus.RUNNING, None)
+        for decoded, frame in enumerate(container.decode(stream)):
+            if self.stop.is_set():
+                return
+            self.counters.decoded += 1
+            raw = float(frame.pts * time_base) if frame.pts is not None else decoded / rate
+            if first_pts is None:
+                first_pts, wall_start = raw, time.monotonic()
+            pts = self._media_offset + raw - first_pts
+            if not self._sampler.accept(pts):
+                continue
+            if self.options.realtime:
+                delay = wall_start + (raw - first_pts) - time.monotonic()
+                if delay > 0 and self.stop.wait(delay):
+                    return
+            width, height = _target_size(frame.width, frame.height, self.options.max_frame_side)
+            image = self._reformatter.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
+            self.counters.sampled += 1
+            self._last_pts = pts
+            yield VideoFrame(image, pts, self._index, (frame.width, frame.height), time.monotonic())
+            self._index += 1

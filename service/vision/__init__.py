@@ -1,0 +1,1 @@
+"""vision layer of the stream emotion service."""

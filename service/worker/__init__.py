@@ -1,0 +1,1 @@
+"""worker layer of the stream emotion service."""

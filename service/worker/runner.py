@@ -1,0 +1,217 @@
+"""The worker process: claims streams from Redis, decodes each in its own thread, analyses all in one loop.
+
+Decode threads (PyAV releases the GIL) fill one bounded queue per stream; a single inference loop owns the
+device and batches frames across streams. The same loop renews leases, honours stop requests, writes the
+heartbeat and finalises streams, so no state is shared between threads except the queues. A stream's
+final status is published after its last face event. On shutdown the worker releases its leases and puts
+its streams back for another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from service.bus.publisher import Publisher
+from service.bus.registry import StreamRegistry
+from service.config import Settings
+from service.ingest.frames import VideoFrame
+from service.ingest.source import SourceError, SourceOptions, VideoSource
+from service.ingest.urls import InvalidSourceError, parse_source
+from service.schemas import StatusEvent, StreamInfo, StreamStatus
+from service.worker.analyzer import FrameAnalyzer, StreamAnalysis
+from service.worker.queue import FrameQueue
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class StreamJob:
+    """One claimed stream: its decode thread, frame queue, analysis state and final outcome."""
+
+    info: StreamInfo
+    source: VideoSource | None
+    queue: FrameQueue[VideoFrame]
+    analysis: StreamAnalysis
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    handoff: bool = False  # stopping because the worker shuts down, not because the stream ended
+    final: tuple[StreamStatus, str | None] | None = None
+    thread: threading.Thread | None = None
+    last_progress: float = 0.0
+
+    def decode(self) -> None:
+        try:
+            if self.source is None:
+                return
+            for frame in self.source.frames():
+                self.queue.put(frame, self.stop)
+                if self.stop.is_set():
+                    break
+            if not self.stop.is_set():
+                self.final = (StreamStatus.ENDED, "end of stream")
+        except SourceError as exc:
+            self.final = (StreamStatus.FAILED, str(exc))
+        except Exception as exc:  # a bad stream must never take the worker down
+            log.exception("stream %s: decoder crashed", self.info.id)
+            self.final = (StreamStatus.FAILED, f"internal decoder error: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
+
+
+class Worker:
+    def __init__(self, settings: Settings, registry: StreamRegistry, publisher: Publisher, analyzer: FrameAnalyzer,
+                 worker_id: str | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.publisher = publisher
+        self.analyzer = analyzer
+        self.worker_id = worker_id or settings.worker_id or default_worker_id()
+        self.jobs: dict[str, StreamJob] = {}
+        self._next_poll = 0.0
+
+    # lifecycle
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker %s started", self.worker_id)
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= self._next_poll:
+                    self._poll()
+                    self._next_poll = now + self.settings.poll_interval_s
+                if not self._analyze_round():
+                    stop.wait(0.02)
+                self._finalize_done()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        for job in self.jobs.values():
+            job.handoff = True
+            job.stop.set()
+        for stream_id, job in list(self.jobs.items()):
+            if job.thread:
+                job.thread.join(timeout=5)
+            self.registry.set_status(stream_id, StreamStatus.STARTING, "worker shut down; waiting for another worker")
+            self.registry.release(stream_id, self.worker_id)
+        self.jobs.clear()
+        log.info("worker %s stopped", self.worker_id)
+
+    # control
+    def _poll(self) -> None:
+        self.registry.heartbeat(self.worker_id, {"streams": sorted(self.jobs), "time": time.time()},
+                                ttl_s=self.settings.lease_ttl_s)
+        for stream_id, job in list(self.jobs.items()):
+            if not self.registry.renew(stream_id, self.worker_id, self.settings.lease_ttl_s):
+                log.warning("lost lease of stream %s; dropping it", stream_id)
+                job.handoff = True
+                job.stop.set()
+                self.jobs.pop(stream_id)
+            elif self.registry.desired(stream_id) != "run":
+                job.stop.set()
+        if len(self.jobs) < self.settings.max_streams_per_worker:
+            for stream_id in self.registry.claimable():
+                if len(self.jobs) >= self.settings.max_streams_per_worker:
+                    break
+                if self.registry.claim(stream_id, self.worker_id, self.settings.lease_ttl_s):
+                    self._start(stream_id)
+
+    def _start(self, stream_id: str) -> None:
+        info = self.registry.get(stream_id)
+        if info is None:
+            self.registry.release(stream_id, self.worker_id)
+            return
+        analysis = self.analyzer.new_stream(stream_id)
+        try:
+            spec = parse_source(info.url, self.settings.allow_local_files)
+        except InvalidSourceError as exc:
+            job = StreamJob(info, None, FrameQueue(1, drop_oldest=True), analysis, final=(StreamStatus.FAILED, str(exc)))
+            job.done.set()
+            self.jobs[stream_id] = job
+            return
+        options = SourceOptions(
+            analysis_fps=info.analysis_fps, realtime=info.realtime, loop=info.loop,
+            open_timeout_s=self.settings.open_timeout_s, read_timeout_s=self.settings.read_timeout_s,
+            reconnect_attempts=self.settings.reconnect_attempts, reconnect_backoff_s=self.settings.reconnect_backoff_s,
+            max_frame_side=self.settings.max_frame_side,
+        )
+        stop = threading.Event()
+        source = VideoSource(spec, options, stop, on_status=lambda s, r: self._status(stream_id, s, r))
+        queue: FrameQueue[VideoFrame] = FrameQueue(self.settings.frame_queue_size, drop_oldest=spec.live or info.realtime)
+        job = StreamJob(info, source, queue, analysis, stop=stop)
+        job.thread = threading.Thread(target=job.decode, name=f"decode-{stream_id}", daemon=True)
+        self.jobs[stream_id] = job
+        self.registry.set_status(stream_id, StreamStatus.STARTING, None, worker=self.worker_id)
+        job.thread.start()
+        log.info("stream %s claimed: %s", stream_id, info.url)
+
+    def _status(self, stream_id: str, status: StreamStatus, reason: str | None) -> None:
+        """Called from decode threads on RUNNING / RECONNECTING."""
+        job = self.jobs.get(stream_id)
+        self.registry.set_status(stream_id, status, reason, worker=self.worker_id)
+        pts = job.analysis.last_pts if job else None
+        self.publisher.emit(stream_id, [StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=pts)
+                                        .model_dump(mode="json", exclude={"id"})])
+
+    # analysis
+    def _analyze_round(self) -> bool:
+        batch = []
+        for job in self.jobs.values():
+            frame = job.queue.get_nowait()
+            if frame is not None:
+                batch.append((job, frame))
+        if not batch:
+            return False
+        try:
+            messages = self.analyzer.analyze([(job.analysis, frame) for job, frame in batch])
+        except Exception as exc:  # one bad batch fails its streams, not the worker
+            log.exception("analysis failed")
+            for job, _ in batch:
+                job.final = (StreamStatus.FAILED, f"analysis error: {type(exc).__name__}: {exc}")
+                job.stop.set()
+            return True
+        for stream_id, stream_messages in messages.items():
+            self.publisher.emit(stream_id, stream_messages)
+            job = self.jobs[stream_id]
+            if job.analysis.latest_stats is not None:
+                self.registry.set_latest_stats(stream_id, job.analysis.latest_stats)
+        now = time.monotonic()
+        for job, _ in batch:
+            if now - job.last_progress >= 1.0:
+                self._progress(job)
+                job.last_progress = now
+        return True
+
+    def _progress(self, job: StreamJob) -> None:
+        counters = {"frames_analysed": job.analysis.frames_analysed, "faces": job.analysis.faces,
+                    "frames_dropped": job.queue.dropped}
+        if job.source is not None:
+            counters |= {"frames_decoded": job.source.counters.decoded, "frames_sampled": job.source.counters.sampled,
+                         "reconnects": job.source.counters.reconnects}
+        self.registry.update_progress(job.info.id, counters, job.analysis.last_pts)
+
+    def _finalize_done(self) -> None:
+        for stream_id, job in list(self.jobs.items()):
+            if not job.done.is_set() or len(job.queue):
+                continue
+            status, reason = job.final or (StreamStatus.STOPPED, "stopped by request")
+            messages = []
+            if job.analysis.frames_analysed:
+                messages.append(self.analyzer.stats_message(job.analysis))
+                self.registry.set_latest_stats(stream_id, job.analysis.latest_stats or {})
+            messages.append(StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=job.analysis.last_pts)
+                            .model_dump(mode="json", exclude={"id"}))
+            self.publisher.emit(stream_id, messages)
+            self._progress(job)
+            self.registry.set_status(stream_id, status, reason, worker=self.worker_id)
+            self.registry.release(stream_id, self.worker_id)
+            self.jobs.pop(stream_id)
+            log.info("stream %s %s: %s", stream_id, status.value, reason)
