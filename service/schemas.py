@@ -7,7 +7,7 @@ history or replayed on a WebSocket also carry ``id``, the Redis Stream entry id 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -120,10 +120,34 @@ class StatusEvent(BaseModel):
     pts: float | None = None
 
 
+class AlertMessage(BaseModel):
+    """A threshold alert (``kind`` alert, verified) or a candidate suppressed by the secondary verification."""
+
+    type: Literal["alert"] = "alert"
+    id: str | None = None
+    stream_id: str
+    kind: Literal["alert", "suppressed"]
+    rule: str
+    metric: str
+    op: str
+    threshold: float
+    value: float
+    verified: bool
+    reasons: list[str] = Field(default_factory=list, description="why a candidate was suppressed")
+    pts: float
+    window_start: float
+    window_end: float
+    evidence: dict = Field(default_factory=dict)
+    track_id: int | None = None
+
+
+Message = Annotated[FaceEvent | StatsEvent | StatusEvent | AlertMessage, Field(discriminator="type")]
+
+
 class EventPage(BaseModel):
     """A page of history; pass ``next`` as ``since`` to get the following page."""
 
-    events: list[dict]
+    events: list[Message]
     next: str | None = Field(None, description="cursor for the next page; null when the history is exhausted")
 
 

@@ -1,0 +1,66 @@
+"""A whole running service for end-to-end tests: uvicorn API + worker (real MTCNN and weights) + real Redis."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from service.api.app import create_app
+from service.bus.connection import RedisTarget
+from service.config import Settings
+from service.runtime import build_worker
+
+
+@dataclass
+class RunningService:
+    base: str
+    ws: str
+    settings: Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    prefix = f"e2e-{int(time.time())}"
+    settings = Settings(key_prefix=prefix, allow_local_files=True, poll_interval_s=0.2, reconnect_attempts=0,
+                        open_timeout_s=3, read_timeout_s=3, device="cpu")
+    stop = threading.Event()
+    worker = build_worker(settings, RedisTarget(redis_url))
+    worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    worker_thread.start()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning"))
+    server_thread = threading.Thread(target=server.run, daemon=True)
+    server_thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        assert time.time() < deadline, "API did not start"
+        time.sleep(0.05)
+    yield RunningService(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings)
+    server.should_exit = True
+    stop.set()
+    server_thread.join(timeout=10)
+    worker_thread.join(timeout=10)
+    assert not worker_thread.is_alive(), "worker did not stop"
+
+
+def wait_for_status(base: str, stream_id: str, statuses: set[str], timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = httpx.get(f"{base}/streams/{stream_id}").json()
+        if info["status"] in statuses:
+            return info
+        time.sleep(0.2)
+    raise AssertionError(f"stream {stream_id} never reached {statuses}; last {info}")

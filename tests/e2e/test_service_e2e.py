@@ -1,0 +1,122 @@
+"""End to end: POST a real face clip, receive its emotion timeline over the WebSocket, read stats and history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import DATA
+from tests.e2e.conftest import wait_for_status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
+
+
+async def collect_until_terminal(ws_url: str, timeout: float = 180) -> list[dict]:
+    messages: list[dict] = []
+    async with websockets.connect(ws_url) as ws:
+        async with asyncio.timeout(timeout):
+            async for raw in ws:
+                message = json.loads(raw)
+                messages.append(message)
+                if message["type"] == "status" and message["status"] in {"ended", "failed", "stopped"}:
+                    return messages
+    return messages
+
+
+def post(base: str, body: dict) -> dict:
+    response = httpx.post(f"{base}/streams", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_face_clip_gives_a_live_timeline_stats_and_a_clean_end(service):
+    stream = post(service.base, {"url": str(DATA / "single_face.mp4"), "name": "one face", "analysis_fps": 10})
+    messages = asyncio.run(collect_until_terminal(f"{service.ws}/ws/streams/{stream['id']}"))
+    faces = [m for m in messages if m["type"] == "face"]
+    stats = [m for m in messages if m["type"] == "stats"]
+    statuses = [m["status"] for m in messages if m["type"] == "status"]
+    assert statuses[0] == "starting" and statuses[-1] == "ended" and "running" in statuses
+    assert len(faces) == 24  # 72 frames at 30 fps sampled at 10 fps, one face each
+    assert {f["track_id"] for f in faces} == {1}
+    for face in faces:
+        assert face["stream_id"] == stream["id"]
+        assert math.isclose(sum(face["probs"].values()), 1.0, abs_tol=1e-3)
+        assert face["label"] == max(face["probs"], key=face["probs"].get)
+        assert face["polarity"] in {"positive", "negative", "neutral"}
+        x1, y1, x2, y2 = face["box"]
+        assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360
+        assert len(face["landmarks"]) == 5
+    assert [round(f["pts"], 2) for f in faces] == [round(i / 10, 2) for i in range(24)]
+    assert stats, "no stats ticks"
+    final = stats[-1]
+    assert math.isclose(sum(final["shares"].values()), 1.0, abs_tol=1e-3)
+    assert final["face_frames"] == 24 and final["frames"] == 24 and final["coverage"] == 1.0
+    ids = [m["id"] for m in messages]
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))  # history order
+
+    info = wait_for_status(service.base, stream["id"], {"ended"})
+    assert info["reason"] == "end of stream"
+    assert info["counters"]["frames_analysed"] == 24 and info["counters"]["faces"] == 24
+    rest = httpx.get(f"{service.base}/streams/{stream['id']}/stats").json()
+    assert rest["stats"]["face_frames"] == 24
+    history = httpx.get(f"{service.base}/streams/{stream['id']}/events", params={"type": "face", "limit": 1000}).json()
+    assert [e["id"] for e in history["events"]] == [f["id"] for f in faces]
+
+
+def test_resume_after_disconnect_replays_the_gap(service):
+    stream = post(service.base, {"url": str(DATA / "carphone_pristine.mp4"), "analysis_fps": 5})
+    everything = asyncio.run(collect_until_terminal(f"{service.ws}/ws/streams/{stream['id']}"))
+    middle = everything[len(everything) // 2]["id"]
+    resumed = asyncio.run(collect_until_terminal(f"{service.ws}/ws/streams/{stream['id']}?since={middle}"))
+    assert [m["id"] for m in resumed] == [m["id"] for m in everything[len(everything) // 2 + 1 :]]
+
+
+def test_no_face_clip_gives_no_faces_and_ends_cleanly(service):
+    stream = post(service.base, {"url": str(DATA / "no_face.mp4"), "analysis_fps": 5})
+    messages = asyncio.run(collect_until_terminal(f"{service.ws}/ws/streams/{stream['id']}"))
+    assert not [m for m in messages if m["type"] == "face"]
+    assert messages[-1]["status"] == "ended"
+    final = [m for m in messages if m["type"] == "stats"][-1]
+    assert final["face_frames"] == 0 and final["coverage"] == 0.0 and final["frames"] > 0
+
+
+def test_url_that_does_not_exist_fails_with_a_reason(service):
+    stream = post(service.base, {"url": "http://127.0.0.1:9/missing/stream.mp4"})
+    info = wait_for_status(service.base, stream["id"], {"failed"}, timeout=60)
+    assert "could not open stream" in info["reason"]
+    healthy = httpx.get(f"{service.base}/healthz").json()
+    assert healthy["workers"] >= 1  # the worker survived
+
+
+def test_corrupt_file_fails_without_killing_the_worker(service, tmp_path):
+    junk = tmp_path / "broken.mp4"
+    junk.write_bytes((DATA / "single_face.mp4").read_bytes()[:4000])
+    stream = post(service.base, {"url": str(junk)})
+    info = wait_for_status(service.base, stream["id"], {"failed", "ended"}, timeout=60)
+    assert info["reason"]
+    follow_up = post(service.base, {"url": str(DATA / "no_face.mp4"), "analysis_fps": 2})
+    assert wait_for_status(service.base, follow_up["id"], {"ended"})["status"] == "ended"
+
+
+def test_delete_stops_a_running_stream(service):
+    stream = post(service.base, {"url": str(DATA / "single_face.mp4"), "analysis_fps": 2, "realtime": True, "loop": True})
+    wait_for_status(service.base, stream["id"], {"running"})
+    response = httpx.delete(f"{service.base}/streams/{stream['id']}")
+    assert response.status_code == 200
+    info = wait_for_status(service.base, stream["id"], {"stopped"}, timeout=30)
+    assert info["reason"] == "stopped by request"
+
+
+def test_unknown_stream_websocket_is_closed_with_4404(service):
+    async def attempt() -> int:
+        async with websockets.connect(f"{service.ws}/ws/streams/nope") as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            return closed.value.rcvd.code
+
+    assert asyncio.run(attempt()) == 4404

@@ -1,0 +1,118 @@
+"""The REST API against a real Redis (no worker): validation, registry, history paging, stop."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.bus.keys import Keys
+from service.bus.publisher import Publisher
+from service.config import Settings
+from service.schemas import FaceEvent, StatusEvent
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def settings(key_prefix):
+    return Settings(key_prefix=key_prefix, allow_local_files=True)
+
+
+@pytest.fixture
+def api(settings, redis_url):
+    with TestClient(create_app(settings, redis_url)) as test_client:
+        yield test_client
+
+
+def test_healthz(api):
+    response = api.get("/healthz")
+    assert response.status_code == 200 and response.json()["redis"] is True
+
+
+def test_create_and_read_back(api):
+    response = api.post("/streams", json={"url": "rtmp://live.example.com/app/key", "name": "studio 1", "analysis_fps": 4})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "starting" and body["analysis_fps"] == 4 and body["name"] == "studio 1"
+    assert body["links"]["live"] == f"/ws/streams/{body['id']}"
+    assert api.get(f"/streams/{body['id']}").json()["url"] == "rtmp://live.example.com/app/key"
+    assert [s["id"] for s in api.get("/streams").json()["streams"]] == [body["id"]]
+    stats = api.get(f"/streams/{body['id']}/stats").json()
+    assert stats == {"stream_id": body["id"], "status": "starting", "stats": None}
+    events = api.get(f"/streams/{body['id']}/events").json()["events"]
+    assert [(e["type"], e["status"]) for e in events] == [("status", "starting")]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({}, "url: Field required"),
+        ({"url": "rtmp://x/y", "analysis_fps": -1}, "analysis_fps: Input should be greater than 0"),
+        ({"url": "rtmp://x/y", "analysis_fps": 500}, "exceeds the maximum"),
+        ({"url": "rtmp://x/y", "colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"url": "ftp://x/y.mp4"}, "unsupported URL scheme 'ftp'"),
+        ({"url": "/no/such/file.mp4"}, "no such file"),
+        ({"url": "rtmp://x/y", "loop": True}, "loop and realtime apply to files"),
+        ({"url": 42}, "url: Input should be a valid string"),
+    ],
+)
+def test_bad_bodies_get_422_with_a_reason(api, body, reason):
+    response = api.post("/streams", json=body)
+    assert response.status_code == 422
+    assert reason in response.json()["detail"]
+
+
+def test_not_json_is_422(api):
+    response = api.post("/streams", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "JSON" in response.json()["detail"]
+
+
+def test_local_files_refused_when_disabled(redis_url, key_prefix):
+    settings = Settings(key_prefix=key_prefix, allow_local_files=False)
+    with TestClient(create_app(settings, redis_url)) as api:
+        response = api.post("/streams", json={"url": str(DATA / "single_face.mp4")})
+    assert response.status_code == 422 and "local files are disabled" in response.json()["detail"]
+
+
+def test_unknown_stream_is_404(api):
+    for path in ("/streams/nope", "/streams/nope/stats", "/streams/nope/events"):
+        response = api.get(path)
+        assert response.status_code == 404 and "nope" in response.json()["detail"]
+    assert api.delete("/streams/nope").status_code == 404
+
+
+def face_message(stream_id: str, pts: float) -> dict:
+    return FaceEvent(stream_id=stream_id, pts=pts, frame=0, track_id=1, box=[0, 0, 10, 10], landmarks=[[1, 1]] * 5,
+                     det_score=0.99, probs={"happy": 1.0}, label="happy", polarity="positive", confidence=1.0,
+                     frame_size=[64, 64]).model_dump(mode="json")
+
+
+def test_events_paging_with_cursor_and_type_filter(api, settings, client):
+    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    publisher = Publisher(client, Keys(settings.key_prefix), 10_000)
+    publisher.emit(stream_id, [face_message(stream_id, pts=i / 10) for i in range(25)])
+    publisher.emit(stream_id, [StatusEvent(stream_id=stream_id, status="running").model_dump(mode="json")])
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 10, "type": "face"} | ({"since": cursor} if cursor else {})
+        page = api.get(f"/streams/{stream_id}/events", params=params).json()
+        seen.extend(round(e["pts"] * 10) for e in page["events"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == list(range(25))
+    assert api.get(f"/streams/{stream_id}/events", params={"since": "garbage"}).status_code == 422
+
+
+def test_delete_unclaimed_stream_stops_it_and_purge_removes_it(api):
+    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    stopped = api.delete(f"/streams/{stream_id}").json()
+    assert stopped["status"] == "stopped" and stopped["reason"] == "stopped by request"
+    assert api.delete(f"/streams/{stream_id}", params={"purge": "true"}).status_code == 204
+    assert api.get(f"/streams/{stream_id}").status_code == 404
+
+
+def test_openapi_documents_the_message_schemas(api):
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("StreamCreate", "StreamInfo", "FaceEvent", "StatsEvent", "StatusEvent", "AlertMessage", "EventPage"):
+        assert name in schemas

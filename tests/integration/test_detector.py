@@ -1,0 +1,57 @@
+"""Real facenet-pytorch MTCNN (weights from the package, numpy 2, torchvision NMS) on real clips."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from service.ingest.source import SourceOptions, VideoSource
+from service.ingest.urls import parse_source
+from service.vision.alignment import FER_TEMPLATE, apply_transform, similarity_transform
+from service.vision.detector import FaceDetector
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector(torch.device("cpu"), long_side=640)
+
+
+def sampled(name: str, fps: float = 2):
+    return [f.image for f in VideoSource(parse_source(str(DATA / name), True), SourceOptions(analysis_fps=fps), threading.Event()).frames()]
+
+
+def test_one_face_per_frame_with_landmarks_inside_the_box(detector):
+    results = detector.detect(sampled("single_face.mp4"))
+    assert [len(r) for r in results] == [1] * len(results)
+    for (det,) in results:
+        x1, y1, x2, y2 = det.box
+        assert 120 < x2 - x1 < 250 and det.score > 0.99
+        assert np.all((det.landmarks[:, 0] > x1) & (det.landmarks[:, 0] < x2))
+        assert np.all((det.landmarks[:, 1] > y1) & (det.landmarks[:, 1] < y2))
+        assert det.landmarks[0, 0] < det.landmarks[1, 0]  # left eye left of right eye
+
+
+def test_landmarks_align_close_to_the_template(detector):
+    (det,), *_ = detector.detect(sampled("carphone_pristine.mp4"))
+    matrix = similarity_transform(det.landmarks, FER_TEMPLATE * 48)
+    residual = np.linalg.norm(apply_transform(matrix, det.landmarks) - FER_TEMPLATE * 48, axis=1)
+    assert residual.max() < 6  # pixels of a 48 px crop
+
+
+def test_downscaling_maps_boxes_back_to_frame_pixels(detector):
+    frame = sampled("single_face.mp4")[0]
+    full = FaceDetector(torch.device("cpu"), long_side=640).detect([frame])[0][0]
+    half = FaceDetector(torch.device("cpu"), long_side=320).detect([frame])[0][0]
+    np.testing.assert_allclose(full.box, half.box, atol=12)
+
+
+def test_no_face_clip_gives_no_detections(detector):
+    assert all(len(r) == 0 for r in detector.detect(sampled("no_face.mp4")))
+
+
+def test_empty_batch(detector):
+    assert detector.detect([]) == []

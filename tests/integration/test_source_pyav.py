@@ -1,0 +1,87 @@
+"""Real decoding with PyAV: sampling by PTS, conversion size, looping, realtime pacing, failures."""
+
+import threading
+import time
+
+import pytest
+
+from service.ingest.source import SourceError, SourceOptions, VideoSource
+from service.ingest.urls import parse_source
+from service.schemas import StreamStatus
+from tests.conftest import DATA
+
+
+def frames_of(name: str, **options):
+    source = VideoSource(parse_source(str(DATA / name), True), SourceOptions(**options), threading.Event())
+    return source, list(source.frames())
+
+
+def test_single_face_clip_sampled_at_10fps():
+    source, frames = frames_of("single_face.mp4", analysis_fps=10)
+    assert source.counters.decoded == 72
+    assert len(frames) == 24
+    assert [round(f.pts, 3) for f in frames[:4]] == [0.0, 0.1, 0.2, 0.3]
+    assert [f.index for f in frames] == list(range(24))
+    assert frames[0].image.shape == (360, 640, 3) and frames[0].image.dtype.name == "uint8"
+    assert frames[0].source_size == (640, 360)
+
+
+def test_frames_are_capped_to_max_side_and_scale_maps_back():
+    _, frames = frames_of("single_face.mp4", analysis_fps=2, max_frame_side=320)
+    assert frames[0].image.shape == (180, 320, 3)
+    assert frames[0].scale == 2.0
+
+
+def test_loop_keeps_media_time_increasing():
+    stop = threading.Event()
+    source = VideoSource(parse_source(str(DATA / "single_face.mp4"), True), SourceOptions(analysis_fps=5, loop=True), stop)
+    pts = []
+    for frame in source.frames():
+        pts.append(frame.pts)
+        if len(pts) == 30:
+            stop.set()
+    assert len(pts) == 30
+    assert all(b > a for a, b in zip(pts, pts[1:]))
+    assert pts[-1] == pytest.approx(29 * 0.2, abs=0.05)
+
+
+def test_realtime_paces_to_media_time():
+    began = time.monotonic()
+    _, frames = frames_of("single_face.mp4", analysis_fps=5, realtime=True)
+    elapsed = time.monotonic() - began
+    assert frames[-1].pts == pytest.approx(2.2, abs=0.05)
+    assert elapsed >= 2.1
+
+
+def test_status_callback_reports_running():
+    seen = []
+    source = VideoSource(parse_source(str(DATA / "no_face.mp4"), True), SourceOptions(analysis_fps=1),
+                         threading.Event(), on_status=lambda s, r: seen.append(s))
+    assert len(list(source.frames())) > 0
+    assert seen == [StreamStatus.RUNNING]
+
+
+def test_unreachable_http_source_fails_with_a_reason():
+    source = VideoSource(parse_source("http://127.0.0.1:9/missing.mp4", False),
+                         SourceOptions(analysis_fps=5, open_timeout_s=2), threading.Event())
+    with pytest.raises(SourceError, match="could not open stream"):
+        list(source.frames())
+
+
+def test_live_source_reconnects_with_backoff_then_gives_up():
+    statuses = []
+    source = VideoSource(parse_source("rtsp://127.0.0.1:9/live", False),
+                         SourceOptions(analysis_fps=5, open_timeout_s=1, reconnect_attempts=2, reconnect_backoff_s=0.05),
+                         threading.Event(), on_status=lambda s, r: statuses.append(s))
+    with pytest.raises(SourceError, match="could not open stream"):
+        list(source.frames())
+    assert statuses == [StreamStatus.RECONNECTING, StreamStatus.RECONNECTING]
+    assert source.counters.reconnects == 2
+
+
+def test_file_that_is_not_video_fails_cleanly(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 100)
+    source = VideoSource(parse_source(str(junk), True), SourceOptions(analysis_fps=5), threading.Event())
+    with pytest.raises(SourceError):
+        list(source.frames())
