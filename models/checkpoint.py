@@ -59,7 +59,9 @@ def load_model(weights_dir: Path, name: str, device: torch.device | str = "cpu")
     manifest = read_manifest(weights_dir)
     entry = manifest.get("models", {}).get(name)
     if entry is None:
-        raise WeightsError(f"model {name!r} is not in {weights_dir / 'manifest.json'}; known: {sorted(manifest.get('models', {}))}")
+        raise WeightsError(
+            f"model {name!r} is not in {weights_dir / 'manifest.json'}; known: {sorted(manifest.get('models', {}))}"
+        )
     path = weights_dir / entry["file"]
     if not path.is_file():
         raise WeightsError(f"weights file {path} for model {name!r} is missing")

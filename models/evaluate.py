@@ -37,7 +37,9 @@ def predict_probs(model: EmotionNet, images: torch.Tensor, batch_size: int = 512
 
 def format_report(title: str, report: dict, classes: tuple[str, ...]) -> str:
     lines = [f"== {title}: n={report['count']} accuracy={report['accuracy']:.4f} macro_f1={report['macro_f1']:.4f}"]
-    lines.append("per-class recall: " + ", ".join(f"{c}={r:.3f}" for c, r in zip(classes, report["recall"], strict=True)))
+    lines.append(
+        "per-class recall: " + ", ".join(f"{c}={r:.3f}" for c, r in zip(classes, report["recall"], strict=True))
+    )
     lines.append("confusion (rows true, cols predicted): " + " ".join(f"{c[:4]:>5}" for c in classes))
     for name, row in zip(classes, report["confusion"], strict=True):
         lines.append(f"  {name:>8} " + " ".join(f"{v:5d}" for v in row))

@@ -92,8 +92,9 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     erase = torch.rand(n, generator=generator) < 0.4
     for i in torch.nonzero(erase).flatten().tolist():
         h, w = (torch.randint(size // 8, size // 3, (2,), generator=generator)).tolist()
-        y, x = torch.randint(0, size - h, (1,), generator=generator).item(), torch.randint(
-            0, size - w, (1,), generator=generator
-        ).item()
+        y, x = (
+            torch.randint(0, size - h, (1,), generator=generator).item(),
+            torch.randint(0, size - w, (1,), generator=generator).item(),
+        )
         out[i, :, y : y + h, x : x + w] = torch.rand(1, generator=generator).item()
     return out

@@ -35,4 +35,4 @@ def flip_rate(labels: list[str]) -> float:
     """Share of consecutive analysed frames whose label differs (0 for fewer than two frames)."""
     if len(labels) < 2:
         return 0.0
-    return sum(a != b for a, b in zip(labels, labels[1:])) / (len(labels) - 1)
+    return sum(a != b for a, b in zip(labels, labels[1:], strict=False)) / (len(labels) - 1)

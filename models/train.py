@@ -62,8 +62,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: no such data file: {args.data}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     torch.manual_seed(args.seed)
     train = load_split(args.data, "Training")
     images, labels, votes = train.images, train.labels, train.votes
@@ -72,9 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     targets = soft_targets(labels, votes, args.vote_weight, args.smoothing)
 
     model = create_model(args.model).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
+    )
     steps_per_epoch = (len(images) + args.batch_size - 1) // args.batch_size
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15
+    )
     generator = torch.Generator().manual_seed(args.seed)
     start_epoch, best, history = 0, {"accuracy": -1.0}, []
     args.run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,45 +117,75 @@ def main(argv: list[str] | None = None) -> None:
             loss_sum += loss.item() * len(index)
             correct += (logits.argmax(1).cpu() == labels[index]).sum().item()
             if step % 50 == 0:
-                print(f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
-                      f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f}", flush=True)
+                print(
+                    f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
+                    f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f}",
+                    flush=True,
+                )
         result = evaluate(model, args.data, "PublicTest", flip_tta=True)
         original = result["original"]
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                  "accuracy": original["accuracy"], "macro_f1": original["macro_f1"], "seconds": time.time() - began}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "train_acc": correct / seen,
+            "accuracy": original["accuracy"],
+            "macro_f1": original["macro_f1"],
+            "seconds": time.time() - began,
+        }
         history.append(record)
         print(json.dumps(record), flush=True)
         if original["accuracy"] > best["accuracy"]:
             best = {**record, "metrics": result}
             save_weights(model, args.run_dir / "best.pt")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(), "epoch": epoch, "best": best, "history": history}, last_path)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "epoch": epoch,
+                "best": best,
+                "history": history,
+            },
+            last_path,
+        )
 
-    print(f"best epoch {best['epoch']}: PublicTest accuracy {best['accuracy']:.4f} macro-F1 {best['macro_f1']:.4f}", flush=True)
+    print(
+        f"best epoch {best['epoch']}: PublicTest accuracy {best['accuracy']:.4f} macro-F1 {best['macro_f1']:.4f}",
+        flush=True,
+    )
     if args.no_export:
         return
     target_file = args.export_dir / f"{args.export_name}.pt"
     target_file.parent.mkdir(parents=True, exist_ok=True)
     target_file.write_bytes((args.run_dir / "best.pt").read_bytes())
-    write_manifest_entry(args.export_dir, args.export_name, {
-        "file": target_file.name,
-        "sha256": sha256_of(target_file),
-        "architecture": create_model(args.model).config.to_dict(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "data": f"{args.data.name}: FER2013 images with FER+ votes (see ../shared/data/README.md)",
-        "train_split": "usage == Training (28,709 rows)" if not args.limit else f"first {args.limit} Training rows",
-        "selection_split": "usage == PublicTest (3,589 rows); best epoch by accuracy",
-        "targets": f"(1-{args.vote_weight})*one-hot(original label, smoothing {args.smoothing}) + {args.vote_weight}*FER+ vote "
-                   "distribution; valence/arousal targets derived: circumplex coordinates averaged under the class target "
-                   "(FER2013 has no V/A labels)",
-        "metrics": {"publictest_original": best["metrics"]["original"],
-                    "publictest_ferplus_majority": best["metrics"].get("ferplus_majority"),
-                    "flip_tta": True, "best_epoch": best["epoch"]},
-        "history": history,
-        "command": "python -m models.train " + " ".join(sys.argv[1:] if argv is None else argv),
-        "commit": _commit(),
-        "device": str(device),
-    })
+    write_manifest_entry(
+        args.export_dir,
+        args.export_name,
+        {
+            "file": target_file.name,
+            "sha256": sha256_of(target_file),
+            "architecture": create_model(args.model).config.to_dict(),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "data": f"{args.data.name}: FER2013 images with FER+ votes (see ../shared/data/README.md)",
+            "train_split": "usage == Training (28,709 rows)" if not args.limit else f"first {args.limit} Training rows",
+            "selection_split": "usage == PublicTest (3,589 rows); best epoch by accuracy",
+            "targets": f"(1-{args.vote_weight})*one-hot(original label, smoothing {args.smoothing}) + "
+            f"{args.vote_weight}*FER+ vote distribution; "
+            "valence/arousal targets derived: circumplex coordinates averaged under the class target "
+            "(FER2013 has no V/A labels)",
+            "metrics": {
+                "publictest_original": best["metrics"]["original"],
+                "publictest_ferplus_majority": best["metrics"].get("ferplus_majority"),
+                "flip_tta": True,
+                "best_epoch": best["epoch"],
+            },
+            "history": history,
+            "command": "python -m models.train " + " ".join(sys.argv[1:] if argv is None else argv),
+            "commit": _commit(),
+            "device": str(device),
+        },
+    )
     print(f"exported {target_file} and its manifest entry", flush=True)
 
 

@@ -32,8 +32,12 @@ def main() -> None:
     detector = MTCNN(keep_all=True, min_face_size=90, device=torch.device("cpu"))
     points = []
     for start in range(0, len(picked), 64):
-        batch = [cv2.cvtColor(cv2.resize(data["images"][i], (args.upscale,) * 2, interpolation=cv2.INTER_CUBIC),
-                              cv2.COLOR_GRAY2RGB) for i in picked[start : start + 64]]
+        batch = [
+            cv2.cvtColor(
+                cv2.resize(data["images"][i], (args.upscale,) * 2, interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB
+            )
+            for i in picked[start : start + 64]
+        ]
         _, probs, landmarks = detector.detect(np.stack(batch), landmarks=True)
         for prob, marks in zip(probs, landmarks, strict=True):
             if marks is None or len(marks) != 1 or prob[0] < 0.95:

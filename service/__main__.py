@@ -50,18 +50,23 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "serve":
             from service.commands import serve
+
             serve(settings, args.host, args.port)
         elif args.command == "worker":
             from service.commands import worker
+
             worker(settings, _stop_on_signals())
         elif args.command == "demo":
             from service.commands import demo
+
             demo(settings, args.host, args.port, args.clip)
         elif args.command == "check":
             from service.commands import check
+
             sys.exit(check(settings, args.role, args.port))
         elif args.command == "bench":
             from service.bench import run_bench
+
             run_bench(settings, args.clip, args.fps, args.repeat, args.json)
     except WeightsError as exc:
         sys.exit(f"error: {exc}")

@@ -55,8 +55,9 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
     began = time.perf_counter()
     for _ in range(repeat):
         state = analyzer.new_stream("bench")
-        source = VideoSource(spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side),
-                             threading.Event())
+        source = VideoSource(
+            spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side), threading.Event()
+        )
         iterator = source.frames()
         while True:
             with timer.stage("decode"):
@@ -72,19 +73,30 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
     elapsed = time.perf_counter() - began
     target.client().delete(publisher.keys.events("bench"))
     result = {
-        "clip": path.name, "device": str(analyzer.classifier.device), "analysis_fps": fps, "frames": frames,
-        "faces": faces, "frames_per_s": round(frames / elapsed, 2),
-        "latency_ms": {"p50": round(float(np.percentile(latencies, 50)), 1),
-                       "p95": round(float(np.percentile(latencies, 95)), 1)} if latencies else None,
+        "clip": path.name,
+        "device": str(analyzer.classifier.device),
+        "analysis_fps": fps,
+        "frames": frames,
+        "faces": faces,
+        "frames_per_s": round(frames / elapsed, 2),
+        "latency_ms": {
+            "p50": round(float(np.percentile(latencies, 50)), 1),
+            "p95": round(float(np.percentile(latencies, 95)), 1),
+        }
+        if latencies
+        else None,
         "stages": timer.summary(),
         "backbone_ms_per_face_batch8": round(_backbone_ms_per_face(analyzer), 3),
     }
     if as_json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"clip {result['clip']} on {result['device']}: {frames} frames ({faces} faces) at analysis fps {fps}, "
-              f"{result['frames_per_s']} frames/s end to end; latency decode->published p50 "
-              f"{result['latency_ms']['p50'] if latencies else '-'} ms, p95 {result['latency_ms']['p95'] if latencies else '-'} ms")
+        latency = result["latency_ms"] or {"p50": "-", "p95": "-"}
+        print(
+            f"clip {result['clip']} on {result['device']}: {frames} frames ({faces} faces) at analysis fps {fps}, "
+            f"{result['frames_per_s']} frames/s end to end; latency decode->published "
+            f"p50 {latency['p50']} ms, p95 {latency['p95']} ms"
+        )
         print(f"{'stage':<10} {'calls':>6} {'items':>6} {'ms/call':>9} {'ms/item':>9}")
         for name in ("decode", "detect", "align", "infer", "analytics", "publish"):
             s = result["stages"].get(name)

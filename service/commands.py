@@ -43,9 +43,12 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     registry = StreamRegistry(target.client(), Keys(settings.key_prefix))
     info = registry.create(str(path.resolve()), "demo", settings.default_analysis_fps, realtime=True, loop=True)
     base = f"http://{host}:{port}"
-    print(f"\nDemo running: dashboard {base}/  API docs {base}/docs\n"
-          f"stream {info.id}: {base}/streams/{info.id}  live: ws://{host}:{port}/ws/streams/{info.id}\n"
-          "Ctrl-C to stop.\n", flush=True)
+    print(
+        f"\nDemo running: dashboard {base}/  API docs {base}/docs\n"
+        f"stream {info.id}: {base}/streams/{info.id}  live: ws://{host}:{port}/ws/streams/{info.id}\n"
+        "Ctrl-C to stop.\n",
+        flush=True,
+    )
     try:
         uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level="warning")
     finally:

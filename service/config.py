@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     # workers
     worker_id: str | None = Field(None, description="stable worker name; default hostname-pid")
     max_streams_per_worker: int = Field(8, ge=1)
-    lease_ttl_s: float = Field(10.0, gt=1, description="a stream lease expires this long after its worker stops renewing")
+    lease_ttl_s: float = Field(
+        10.0, gt=1, description="a stream lease expires this long after its worker stops renewing"
+    )
     poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
 
     @field_validator("polarity_map")

@@ -28,14 +28,21 @@ def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> Frame
     if device.type == "cpu" and torch.get_num_threads() > 4:
         torch.set_num_threads(4)  # leave cores for the decode threads
     classifier = EmotionClassifier(settings.weights_dir, settings.model_name, device, settings.polarity_map)
-    detector = FaceDetector(device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds,
-                            settings.min_face_score)
-    options = AnalysisOptions(settings.window_s, settings.stats_interval_s, settings.track_iou, settings.track_max_age_s)
+    detector = FaceDetector(
+        device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds, settings.min_face_score
+    )
+    options = AnalysisOptions(
+        settings.window_s, settings.stats_interval_s, settings.track_iou, settings.track_max_age_s
+    )
     return FrameAnalyzer(detector, classifier, options, timer)
 
 
 def build_worker(settings: Settings, target: RedisTarget, analyzer: FrameAnalyzer | None = None) -> Worker:
     client = target.client()
     keys = Keys(settings.key_prefix)
-    return Worker(settings, StreamRegistry(client, keys), Publisher(client, keys, settings.events_maxlen),
-                  analyzer or build_analyzer(settings))
+    return Worker(
+        settings,
+        StreamRegistry(client, keys),
+        Publisher(client, keys, settings.events_maxlen),
+        analyzer or build_analyzer(settings),
+    )

@@ -24,16 +24,49 @@ class StreamStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({StreamStatus.ENDED, StreamStatus.FAILED, StreamStatus.STOPPED})
 
 
+class AlertRuleSpec(BaseModel):
+    """A threshold rule over a sliding window, checked on every analysed frame (seed 000's decision layer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(
+        ...,
+        description="negative_share, positive_share, neutral_share, <class>_share, mean_valence, "
+        "mean_arousal, coverage, mean_confidence or low_confidence_share",
+    )
+    op: Literal[">", ">=", "<", "<="]
+    threshold: float
+    window_s: float = Field(60.0, gt=0, le=3600)
+    min_face_frames: int = Field(10, ge=0)
+    min_duration_s: float = Field(3.0, ge=0, description="the condition must hold this long before verification")
+    cooldown_s: float = Field(60.0, ge=0, description="no second alert of this rule sooner than this")
+    per_track: bool = Field(False, description="evaluate for each face track separately")
+    name: str = Field("", max_length=100)
+
+
+DEFAULT_ALERT_RULES = [AlertRuleSpec(metric="negative_share", op=">", threshold=0.5, window_s=60.0)]
+
+
 class StreamCreate(BaseModel):
     """Body of ``POST /streams``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(..., min_length=1, max_length=2048, description="rtmp/rtsp/srt/http(s)/HLS URL, or a local file path when enabled")
+    url: str = Field(
+        ...,
+        min_length=1,
+        max_length=2048,
+        description="rtmp/rtsp/srt/http(s)/HLS URL, or a local file path when enabled",
+    )
     name: str | None = Field(None, max_length=200, description="display name")
-    analysis_fps: float | None = Field(None, gt=0, description="frames analysed per media second (default from settings)")
+    analysis_fps: float | None = Field(
+        None, gt=0, description="frames analysed per media second (default from settings)"
+    )
     realtime: bool = Field(False, description="pace a file to real time, as if it were live")
     loop: bool = Field(False, description="replay a file forever (demos); media time keeps increasing")
+    alert_rules: list[AlertRuleSpec] | None = Field(
+        None, max_length=20, description="alert rules; default: negative_share > 0.5 over 60 s; [] for none"
+    )
 
 
 class StreamCounters(BaseModel):
@@ -43,6 +76,8 @@ class StreamCounters(BaseModel):
     frames_dropped: int = Field(0, description="sampled frames dropped because inference was behind")
     faces: int = 0
     reconnects: int = 0
+    alerts: int = Field(0, description="verified alerts raised")
+    suppressed: int = Field(0, description="alert candidates suppressed by the secondary verification")
 
 
 class StreamInfo(BaseModel):
@@ -59,6 +94,7 @@ class StreamInfo(BaseModel):
     updated_at: float
     media_time: float | None = Field(None, description="media seconds of the last analysed frame")
     counters: StreamCounters = Field(default_factory=StreamCounters)
+    alert_rules: list[AlertRuleSpec] = Field(default_factory=list)
     links: dict[str, str] = Field(default_factory=dict)
 
 
@@ -88,6 +124,19 @@ class FaceEvent(BaseModel):
     latency_ms: float | None = Field(None, description="from frame decode to publish, milliseconds")
 
 
+class FrameEvent(BaseModel):
+    """One analysed frame, with or without faces: lets history reproduce coverage, cuts and windows exactly."""
+
+    type: Literal["frame"] = "frame"
+    id: str | None = None
+    stream_id: str
+    pts: float
+    frame: int
+    faces: int = Field(..., description="face events of this frame (published just before this record)")
+    cut: bool = Field(..., description="a shot cut was detected at this frame")
+    frame_size: list[int]
+
+
 class StatsEvent(BaseModel):
     """A window-statistics tick: at least once per media second while a stream runs."""
 
@@ -103,12 +152,17 @@ class StatsEvent(BaseModel):
     coverage: float
     face_frames: int
     face_count: int
-    shares: dict[str, float] = Field(..., description="positive / negative / neutral over face-frames; sum to 1 when face_frames > 0")
+    shares: dict[str, float] = Field(
+        ..., description="positive / negative / neutral over face-frames; sum to 1 when face_frames > 0"
+    )
     class_shares: dict[str, float] = Field(default_factory=dict)
     dominant: str | None = None
     mean_valence: float | None = None
     mean_arousal: float | None = None
-    track_id: int | None = None
+    mean_confidence: float | None = None
+    low_confidence_share: float | None = None
+    cuts: int = 0
+    track_id: int | None = Field(None, description="null: the whole stream; else stats of one face track")
 
 
 class StatusEvent(BaseModel):
@@ -141,7 +195,7 @@ class AlertMessage(BaseModel):
     track_id: int | None = None
 
 
-Message = Annotated[FaceEvent | StatsEvent | StatusEvent | AlertMessage, Field(discriminator="type")]
+Message = Annotated[FaceEvent | FrameEvent | StatsEvent | StatusEvent | AlertMessage, Field(discriminator="type")]
 
 
 class EventPage(BaseModel):
@@ -149,6 +203,12 @@ class EventPage(BaseModel):
 
     events: list[Message]
     next: str | None = Field(None, description="cursor for the next page; null when the history is exhausted")
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertMessage]
+    next: str | None = None
+    suppressed_counts: dict[str, int] = Field(default_factory=dict, description="suppressed candidates by reason")
 
 
 class ErrorBody(BaseModel):

@@ -26,6 +26,10 @@ class Keys:
         """Redis Stream: alerts only, kept longer than events."""
         return f"{self.prefix}:stream:{stream_id}:alerts"
 
+    def keyframe(self, stream_id: str) -> str:
+        """String: a recent JPEG frame of the stream, the backdrop of spatial heatmaps."""
+        return f"{self.prefix}:stream:{stream_id}:keyframe"
+
     def channel(self, stream_id: str) -> str:
         """Pub/sub channel of live messages of one stream."""
         return f"{self.prefix}:live:{stream_id}"

@@ -7,6 +7,7 @@ expires, and another worker claims the stream. This is how analysis scales over 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -14,9 +15,11 @@ import uuid
 import redis
 
 from service.bus.keys import Keys
-from service.schemas import TERMINAL_STATUSES, StreamCounters, StreamInfo, StreamStatus
+from service.schemas import TERMINAL_STATUSES, AlertRuleSpec, StreamCounters, StreamInfo, StreamStatus
 
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _COUNTERS = tuple(StreamCounters.model_fields)
 
@@ -29,13 +32,31 @@ class StreamRegistry:
         self._release = client.register_script(_RELEASE)
 
     # records
-    def create(self, url: str, name: str | None, analysis_fps: float, realtime: bool, loop: bool) -> StreamInfo:
+    def create(
+        self,
+        url: str,
+        name: str | None,
+        analysis_fps: float,
+        realtime: bool,
+        loop: bool,
+        alert_rules: list[AlertRuleSpec] | None = None,
+    ) -> StreamInfo:
         stream_id = uuid.uuid4().hex[:12]
         now = time.time()
         record = {
-            "id": stream_id, "url": url, "name": name or "", "analysis_fps": analysis_fps,
-            "realtime": int(realtime), "loop": int(loop), "status": StreamStatus.STARTING.value, "reason": "",
-            "desired": "run", "created_at": now, "updated_at": now,
+            "id": stream_id,
+            "url": url,
+            "name": name or "",
+            "analysis_fps": analysis_fps,
+            "realtime": int(realtime),
+            "loop": int(loop),
+            "status": StreamStatus.STARTING.value,
+            "reason": "",
+            "desired": "run",
+            "created_at": now,
+            "updated_at": now,
+            "alert_rules": _rules_json(alert_rules or []),
+            "rules_version": 1,
         }
         pipe = self.client.pipeline()
         pipe.hset(self.keys.stream(stream_id), mapping=record)
@@ -59,7 +80,9 @@ class StreamRegistry:
     def desired(self, stream_id: str) -> str | None:
         return self.client.hget(self.keys.stream(stream_id), "desired")
 
-    def set_status(self, stream_id: str, status: StreamStatus, reason: str | None = None, worker: str | None = None) -> None:
+    def set_status(
+        self, stream_id: str, status: StreamStatus, reason: str | None = None, worker: str | None = None
+    ) -> None:
         fields = {"status": status.value, "reason": reason or "", "updated_at": time.time()}
         if worker is not None:
             fields["worker"] = worker
@@ -71,6 +94,30 @@ class StreamRegistry:
         if media_time is not None:
             fields["media_time"] = round(media_time, 3)
         self.client.hset(self.keys.stream(stream_id), mapping=fields)
+
+    def set_alert_rules(self, stream_id: str, rules: list[AlertRuleSpec]) -> None:
+        """Replaces the rules; the worker applies them at its next poll (``rules_version`` changes)."""
+        pipe = self.client.pipeline()
+        pipe.hset(self.keys.stream(stream_id), "alert_rules", _rules_json(rules))
+        pipe.hincrby(self.keys.stream(stream_id), "rules_version", 1)
+        pipe.execute()
+
+    def rules_version(self, stream_id: str) -> int:
+        return int(self.client.hget(self.keys.stream(stream_id), "rules_version") or 0)
+
+    def set_suppressed_counts(self, stream_id: str, counts: dict[str, int]) -> None:
+        self.client.hset(self.keys.stream(stream_id), "suppressed_counts", json.dumps(counts))
+
+    def suppressed_counts(self, stream_id: str) -> dict[str, int]:
+        raw = self.client.hget(self.keys.stream(stream_id), "suppressed_counts")
+        return json.loads(raw) if raw else {}
+
+    def set_keyframe(self, stream_id: str, jpeg: bytes) -> None:
+        self.client.set(self.keys.keyframe(stream_id), base64.b64encode(jpeg).decode("ascii"))
+
+    def keyframe(self, stream_id: str) -> bytes | None:
+        raw = self.client.get(self.keys.keyframe(stream_id))
+        return base64.b64decode(raw) if raw else None
 
     def set_latest_stats(self, stream_id: str, stats: dict) -> None:
         self.client.hset(self.keys.stream(stream_id), "stats", json.dumps(stats, separators=(",", ":")))
@@ -84,7 +131,12 @@ class StreamRegistry:
 
     def purge(self, stream_id: str) -> None:
         """Removes the stream and its history (used by ``DELETE ?purge=true`` once it has stopped)."""
-        self.client.delete(self.keys.stream(stream_id), self.keys.events(stream_id), self.keys.alerts(stream_id))
+        self.client.delete(
+            self.keys.stream(stream_id),
+            self.keys.events(stream_id),
+            self.keys.alerts(stream_id),
+            self.keys.keyframe(stream_id),
+        )
         self.client.srem(self.keys.streams, stream_id)
 
     # leases
@@ -128,11 +180,22 @@ def _to_info(record: dict[str, str]) -> StreamInfo | None:
         return None
     counters = {k: int(record.get(f"c:{k}", 0)) for k in _COUNTERS}
     return StreamInfo(
-        id=record["id"], url=record["url"], name=record.get("name") or None,
-        analysis_fps=float(record["analysis_fps"]), realtime=record.get("realtime") == "1",
-        loop=record.get("loop") == "1", status=StreamStatus(record["status"]), reason=record.get("reason") or None,
-        worker=record.get("worker") or None, created_at=float(record["created_at"]),
+        id=record["id"],
+        url=record["url"],
+        name=record.get("name") or None,
+        analysis_fps=float(record["analysis_fps"]),
+        realtime=record.get("realtime") == "1",
+        loop=record.get("loop") == "1",
+        status=StreamStatus(record["status"]),
+        reason=record.get("reason") or None,
+        worker=record.get("worker") or None,
+        created_at=float(record["created_at"]),
         updated_at=float(record["updated_at"]),
         media_time=float(record["media_time"]) if record.get("media_time") else None,
         counters=StreamCounters(**counters),
+        alert_rules=[AlertRuleSpec(**rule) for rule in json.loads(record.get("alert_rules") or "[]")],
     )
+
+
+def _rules_json(rules: list[AlertRuleSpec]) -> str:
+    return json.dumps([rule.model_dump() for rule in rules])

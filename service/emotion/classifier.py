@@ -66,12 +66,14 @@ class EmotionClassifier:
         for row, (valence, arousal) in zip(probs, va, strict=True):
             top = int(row.argmax())
             label = self.classes[top]
-            results.append(FaceEmotion(
-                probs={c: float(p) for c, p in zip(self.classes, row, strict=True)},
-                label=label,
-                polarity=self.polarity_map[label],
-                confidence=float(row[top]),
-                valence=float(valence),
-                arousal=float(arousal),
-            ))
+            results.append(
+                FaceEmotion(
+                    probs={c: float(p) for c, p in zip(self.classes, row, strict=True)},
+                    label=label,
+                    polarity=self.polarity_map[label],
+                    confidence=float(row[top]),
+                    valence=float(valence),
+                    arousal=float(arousal),
+                )
+            )
         return results

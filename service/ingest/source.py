@@ -65,8 +65,9 @@ def _describe(exc: BaseException) -> str:
 class VideoSource:
     """Iterates sampled ``VideoFrame``s of one stream until it ends, fails or ``stop`` is set."""
 
-    def __init__(self, spec: SourceSpec, options: SourceOptions, stop: threading.Event,
-                 on_status: StatusCallback | None = None) -> None:
+    def __init__(
+        self, spec: SourceSpec, options: SourceOptions, stop: threading.Event, on_status: StatusCallback | None = None
+    ) -> None:
         self.spec = spec
         self.options = options
         self.stop = stop
@@ -80,8 +81,9 @@ class VideoSource:
 
     def _open(self) -> av.container.InputContainer:
         options = {"rtsp_transport": "tcp"} if self.spec.url.startswith("rtsp") else {}
-        return av.open(self.spec.url, options=options,
-                       timeout=(self.options.open_timeout_s, self.options.read_timeout_s))
+        return av.open(
+            self.spec.url, options=options, timeout=(self.options.open_timeout_s, self.options.read_timeout_s)
+        )
 
     def frames(self) -> Iterator[VideoFrame]:
         failures = 0
@@ -110,7 +112,9 @@ class VideoSource:
                 return
             if self.spec.live:
                 failures += 1
-                self._retry_or_raise("stream ended" if produced else "stream gave no frames", failures, final_status="ended")
+                self._retry_or_raise(
+                    "stream ended" if produced else "stream gave no frames", failures, final_status="ended"
+                )
                 continue
             if self.options.loop and produced:
                 self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
@@ -121,7 +125,9 @@ class VideoSource:
 
     def _retry_or_raise(self, reason: str, failures: int, final_status: str = "failed") -> None:
         if not self.spec.live or failures > self.options.reconnect_attempts:
-            raise SourceError(reason if final_status == "failed" else f"{reason}; gave up after {failures - 1} reconnects")
+            raise SourceError(
+                reason if final_status == "failed" else f"{reason}; gave up after {failures - 1} reconnects"
+            )
         delay = min(self.options.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
         self.counters.reconnects += 1
         log.warning("%s: %s; reconnect %d in %.1fs", self.spec.url, reason, failures, delay)

@@ -27,9 +27,15 @@ class Detection:
 class FaceDetector:
     """Batched MTCNN detection; frames of one batch must share a size (frames of one stream do)."""
 
-    def __init__(self, device: torch.device, long_side: int = 640, min_face_size: int = 24,
-                 thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8), min_score: float = 0.9,
-                 factor: float = 0.709) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        long_side: int = 640,
+        min_face_size: int = 24,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+        min_score: float = 0.9,
+        factor: float = 0.709,
+    ) -> None:
         nets = MTCNN(device=device)  # only to load P/R/O-net weights from the package
         self.pnet, self.rnet, self.onet = nets.pnet.eval(), nets.rnet.eval(), nets.onet.eval()
         self.device = device
@@ -54,8 +60,9 @@ class FaceDetector:
             return []
         small = [self._downscale(image) for image in images]
         batch = np.stack([s[0] for s in small])
-        boxes, points = detect_face(batch, self.min_face_size, self.pnet, self.rnet, self.onet,
-                                    self.thresholds, self.factor, self.device)
+        boxes, points = detect_face(
+            batch, self.min_face_size, self.pnet, self.rnet, self.onet, self.thresholds, self.factor, self.device
+        )
         results: list[list[Detection]] = []
         for i, (_, scale) in enumerate(small):
             frame_boxes = np.asarray(boxes[i], dtype=np.float32).reshape(-1, 5)

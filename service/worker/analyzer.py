@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.analytics import FaceObservation, FrameObservation, ShotCutDetector, SlidingWindow, WindowStats
+from service.analytics import (
+    AlertEngine,
+    AlertRule,
+    FaceObservation,
+    FrameObservation,
+    ShotCutDetector,
+    SlidingWindow,
+    WindowStats,
+)
 from service.emotion.classifier import EmotionClassifier, FaceEmotion
 from service.ingest.frames import VideoFrame
-from service.schemas import FaceEvent, StatsEvent
+from service.schemas import AlertMessage, FaceEvent, FrameEvent, StatsEvent
 from service.vision.detector import Detection, FaceDetector
 from service.vision.tracker import IouTracker
 from service.worker.timing import StageTimer
@@ -39,34 +47,46 @@ class StreamAnalysis:
     tracker: IouTracker
     window: SlidingWindow
     cuts: ShotCutDetector
+    alerts: AlertEngine
     next_tick: float | None = None
     frames_analysed: int = 0
     faces: int = 0
+    alerts_raised: int = 0
     last_pts: float | None = None
     latest_stats: dict | None = field(default=None, repr=False)
 
 
 class FrameAnalyzer:
-    def __init__(self, detector: FaceDetector, classifier: EmotionClassifier, options: AnalysisOptions,
-                 timer: StageTimer | None = None) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: EmotionClassifier,
+        options: AnalysisOptions,
+        timer: StageTimer | None = None,
+    ) -> None:
         self.detector = detector
         self.classifier = classifier
         self.options = options
         self.timer = timer or StageTimer()
 
-    def new_stream(self, stream_id: str) -> StreamAnalysis:
+    def new_stream(self, stream_id: str, rules: tuple[AlertRule, ...] = ()) -> StreamAnalysis:
         return StreamAnalysis(
             stream_id=stream_id,
             tracker=IouTracker(self.options.track_iou, self.options.track_max_age_s),
             window=SlidingWindow(self.options.window_s),
             cuts=ShotCutDetector(),
+            alerts=AlertEngine(rules),
         )
 
     def analyze(self, batch: list[tuple[StreamAnalysis, VideoFrame]]) -> dict[str, list[dict]]:
         """Analyses frames of any streams; returns the messages to publish, per stream id, in frame order."""
         detections = self._detect([frame for _, frame in batch])
         with self.timer.stage("align", items=sum(len(d) for d in detections)):
-            crops = [self.classifier.crop(frame.image, d.landmarks) for (_, frame), dets in zip(batch, detections, strict=True) for d in dets]
+            crops = [
+                self.classifier.crop(frame.image, d.landmarks)
+                for (_, frame), dets in zip(batch, detections, strict=True)
+                for d in dets
+            ]
         with self.timer.stage("infer", items=len(crops)):
             emotions = self.classifier.classify(crops)
         out: dict[str, list[dict]] = defaultdict(list)
@@ -89,17 +109,28 @@ class FrameAnalyzer:
                     results[index] = found
         return results
 
-    def _frame_messages(self, state: StreamAnalysis, frame: VideoFrame, dets: list[Detection],
-                        faces: list[FaceEmotion]) -> list[dict]:
+    def _frame_messages(
+        self, state: StreamAnalysis, frame: VideoFrame, dets: list[Detection], faces: list[FaceEmotion]
+    ) -> list[dict]:
         height, width = frame.image.shape[:2]
         track_ids = state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
         observation = FrameObservation(
             pts=frame.pts,
             faces=tuple(
                 FaceObservation(
-                    track_id=tid, label=f.label, polarity=f.polarity, probs=f.probs, confidence=f.confidence,
-                    valence=f.valence, arousal=f.arousal,
-                    box=(float(d.box[0] / width), float(d.box[1] / height), float(d.box[2] / width), float(d.box[3] / height)),
+                    track_id=tid,
+                    label=f.label,
+                    polarity=f.polarity,
+                    probs=f.probs,
+                    confidence=f.confidence,
+                    valence=f.valence,
+                    arousal=f.arousal,
+                    box=(
+                        float(d.box[0] / width),
+                        float(d.box[1] / height),
+                        float(d.box[2] / width),
+                        float(d.box[3] / height),
+                    ),
                 )
                 for d, f, tid in zip(dets, faces, track_ids, strict=True)
             ),
@@ -113,29 +144,61 @@ class FrameAnalyzer:
         scale = frame.scale
         messages: list[dict] = [
             FaceEvent(
-                stream_id=state.stream_id, pts=round(frame.pts, 4), frame=frame.index, track_id=tid,
+                stream_id=state.stream_id,
+                pts=round(frame.pts, 4),
+                frame=frame.index,
+                track_id=tid,
                 box=[round(float(v) * scale, 1) for v in d.box],
                 landmarks=[[round(float(x) * scale, 1), round(float(y) * scale, 1)] for x, y in d.landmarks],
-                det_score=round(d.score, 4), probs={k: round(v, 4) for k, v in f.probs.items()}, label=f.label,
-                polarity=f.polarity, confidence=round(f.confidence, 4), valence=round(f.valence, 4),
-                arousal=round(f.arousal, 4), frame_size=list(frame.source_size), latency_ms=latency_ms,
+                det_score=round(d.score, 4),
+                probs={k: round(v, 4) for k, v in f.probs.items()},
+                label=f.label,
+                polarity=f.polarity,
+                confidence=round(f.confidence, 4),
+                valence=round(f.valence, 4),
+                arousal=round(f.arousal, 4),
+                frame_size=list(frame.source_size),
+                latency_ms=latency_ms,
             ).model_dump(exclude={"id"})
             for d, f, tid in zip(dets, faces, track_ids, strict=True)
         ]
-        if state.next_tick is None or frame.pts >= state.next_tick or frame.pts < state.next_tick - 2 * self.options.stats_interval_s:
+        messages.append(
+            FrameEvent(
+                stream_id=state.stream_id,
+                pts=round(frame.pts, 4),
+                frame=frame.index,
+                faces=len(dets),
+                cut=observation.cut,
+                frame_size=list(frame.source_size),
+            ).model_dump(exclude={"id"})
+        )
+        for event in state.alerts.evaluate(state.window, frame.pts):
+            state.alerts_raised += event.kind == "alert"
+            messages.append(AlertMessage(stream_id=state.stream_id, **event.to_dict()).model_dump(exclude={"id"}))
+        if (
+            state.next_tick is None
+            or frame.pts >= state.next_tick
+            or frame.pts < state.next_tick - 2 * self.options.stats_interval_s
+        ):
             state.next_tick = frame.pts + self.options.stats_interval_s
-            messages.append(self.stats_message(state))
+            messages.extend(self.stats_messages(state))
         return messages
 
-    def stats_message(self, state: StreamAnalysis) -> dict:
-        """The current window statistics of the stream as a ``stats`` message (also kept as latest)."""
-        stats: WindowStats = state.window.stats()
-        message = StatsEvent(stream_id=state.stream_id, pts=round(state.last_pts or 0.0, 4),
-                             **_stats_fields(stats)).model_dump(exclude={"id"})
-        state.latest_stats = message
-        return message
+    def stats_messages(self, state: StreamAnalysis) -> list[dict]:
+        """Window statistics of the whole stream (kept as latest) and of each track in the window."""
+        pts = state.last_pts or 0.0
+        window_s = self.options.window_s
+        overall = stats_message(state.stream_id, pts, state.window.stats(window_s=window_s))
+        state.latest_stats = overall
+        per_track = [
+            stats_message(state.stream_id, pts, state.window.stats(track_id=tid, window_s=window_s))
+            for tid in state.window.tracks(window_s=window_s)
+        ]
+        return [overall, *per_track]
 
 
-def _stats_fields(stats: WindowStats) -> dict:
+def stats_message(stream_id: str, pts: float, stats: WindowStats) -> dict:
+    """A ``stats`` wire message from window statistics."""
     data = stats.to_dict()
-    return {k: data[k] for k in StatsEvent.model_fields if k in data and k not in {"type", "id", "stream_id", "pts"}}
+    fields = {k: data[k] for k in StatsEvent.model_fields if k in data and k not in {"type", "id", "stream_id", "pts"}}
+    return StatsEvent(stream_id=stream_id, pts=round(pts, 4), **fields).model_dump(exclude={"id"})

@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import cv2
+
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
@@ -23,10 +25,12 @@ from service.ingest.frames import VideoFrame
 from service.ingest.source import SourceError, SourceOptions, VideoSource
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.schemas import StatusEvent, StreamInfo, StreamStatus
+from service.timeline import rule_from_spec
 from service.worker.analyzer import FrameAnalyzer, StreamAnalysis
 from service.worker.queue import FrameQueue
 
 log = logging.getLogger(__name__)
+KEYFRAME_EVERY_S = 5.0  # media seconds between stored keyframes (heatmap backdrops)
 
 
 def default_worker_id() -> str:
@@ -47,6 +51,8 @@ class StreamJob:
     final: tuple[StreamStatus, str | None] | None = None
     thread: threading.Thread | None = None
     last_progress: float = 0.0
+    rules_version: int = 0
+    next_keyframe: float = 0.0
 
     def decode(self) -> None:
         try:
@@ -68,8 +74,14 @@ class StreamJob:
 
 
 class Worker:
-    def __init__(self, settings: Settings, registry: StreamRegistry, publisher: Publisher, analyzer: FrameAnalyzer,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: StreamRegistry,
+        publisher: Publisher,
+        analyzer: FrameAnalyzer,
+        worker_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.publisher = publisher
@@ -107,8 +119,9 @@ class Worker:
 
     # control
     def _poll(self) -> None:
-        self.registry.heartbeat(self.worker_id, {"streams": sorted(self.jobs), "time": time.time()},
-                                ttl_s=self.settings.lease_ttl_s)
+        self.registry.heartbeat(
+            self.worker_id, {"streams": sorted(self.jobs), "time": time.time()}, ttl_s=self.settings.lease_ttl_s
+        )
         for stream_id, job in list(self.jobs.items()):
             if not self.registry.renew(stream_id, self.worker_id, self.settings.lease_ttl_s):
                 log.warning("lost lease of stream %s; dropping it", stream_id)
@@ -117,6 +130,8 @@ class Worker:
                 self.jobs.pop(stream_id)
             elif self.registry.desired(stream_id) != "run":
                 job.stop.set()
+            elif (version := self.registry.rules_version(stream_id)) != job.rules_version:
+                self._apply_rules(job, version)
         if len(self.jobs) < self.settings.max_streams_per_worker:
             for stream_id in self.registry.claimable():
                 if len(self.jobs) >= self.settings.max_streams_per_worker:
@@ -129,37 +144,62 @@ class Worker:
         if info is None:
             self.registry.release(stream_id, self.worker_id)
             return
-        analysis = self.analyzer.new_stream(stream_id)
         try:
+            analysis = self.analyzer.new_stream(stream_id, tuple(rule_from_spec(r) for r in info.alert_rules))
             spec = parse_source(info.url, self.settings.allow_local_files)
-        except InvalidSourceError as exc:
-            job = StreamJob(info, None, FrameQueue(1, drop_oldest=True), analysis, final=(StreamStatus.FAILED, str(exc)))
+        except (InvalidSourceError, ValueError) as exc:
+            analysis = self.analyzer.new_stream(stream_id)
+            job = StreamJob(
+                info, None, FrameQueue(1, drop_oldest=True), analysis, final=(StreamStatus.FAILED, str(exc))
+            )
             job.done.set()
             self.jobs[stream_id] = job
             return
         options = SourceOptions(
-            analysis_fps=info.analysis_fps, realtime=info.realtime, loop=info.loop,
-            open_timeout_s=self.settings.open_timeout_s, read_timeout_s=self.settings.read_timeout_s,
-            reconnect_attempts=self.settings.reconnect_attempts, reconnect_backoff_s=self.settings.reconnect_backoff_s,
+            analysis_fps=info.analysis_fps,
+            realtime=info.realtime,
+            loop=info.loop,
+            open_timeout_s=self.settings.open_timeout_s,
+            read_timeout_s=self.settings.read_timeout_s,
+            reconnect_attempts=self.settings.reconnect_attempts,
+            reconnect_backoff_s=self.settings.reconnect_backoff_s,
             max_frame_side=self.settings.max_frame_side,
         )
         stop = threading.Event()
         source = VideoSource(spec, options, stop, on_status=lambda s, r: self._status(stream_id, s, r))
-        queue: FrameQueue[VideoFrame] = FrameQueue(self.settings.frame_queue_size, drop_oldest=spec.live or info.realtime)
-        job = StreamJob(info, source, queue, analysis, stop=stop)
+        queue: FrameQueue[VideoFrame] = FrameQueue(
+            self.settings.frame_queue_size, drop_oldest=spec.live or info.realtime
+        )
+        job = StreamJob(info, source, queue, analysis, stop=stop, rules_version=self.registry.rules_version(stream_id))
         job.thread = threading.Thread(target=job.decode, name=f"decode-{stream_id}", daemon=True)
         self.jobs[stream_id] = job
         self.registry.set_status(stream_id, StreamStatus.STARTING, None, worker=self.worker_id)
         job.thread.start()
         log.info("stream %s claimed: %s", stream_id, info.url)
 
+    def _apply_rules(self, job: StreamJob, version: int) -> None:
+        info = self.registry.get(job.info.id)
+        if info is not None:
+            try:
+                job.analysis.alerts.set_rules([rule_from_spec(r) for r in info.alert_rules])
+                log.info("stream %s: %d alert rules applied", job.info.id, len(info.alert_rules))
+            except ValueError as exc:
+                log.warning("stream %s: alert rules rejected, keeping the previous ones: %s", job.info.id, exc)
+        job.rules_version = version
+
     def _status(self, stream_id: str, status: StreamStatus, reason: str | None) -> None:
         """Called from decode threads on RUNNING / RECONNECTING."""
         job = self.jobs.get(stream_id)
         self.registry.set_status(stream_id, status, reason, worker=self.worker_id)
         pts = job.analysis.last_pts if job else None
-        self.publisher.emit(stream_id, [StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=pts)
-                                        .model_dump(mode="json", exclude={"id"})])
+        self.publisher.emit(
+            stream_id,
+            [
+                StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=pts).model_dump(
+                    mode="json", exclude={"id"}
+                )
+            ],
+        )
 
     # analysis
     def _analyze_round(self) -> bool:
@@ -184,18 +224,35 @@ class Worker:
             if job.analysis.latest_stats is not None:
                 self.registry.set_latest_stats(stream_id, job.analysis.latest_stats)
         now = time.monotonic()
-        for job, _ in batch:
+        for job, frame in batch:
+            if frame.pts >= job.next_keyframe:
+                ok, jpeg = cv2.imencode(
+                    ".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+                )
+                if ok:
+                    self.registry.set_keyframe(job.info.id, jpeg.tobytes())
+                job.next_keyframe = frame.pts + KEYFRAME_EVERY_S
             if now - job.last_progress >= 1.0:
                 self._progress(job)
                 job.last_progress = now
         return True
 
     def _progress(self, job: StreamJob) -> None:
-        counters = {"frames_analysed": job.analysis.frames_analysed, "faces": job.analysis.faces,
-                    "frames_dropped": job.queue.dropped}
+        suppressed = job.analysis.alerts.suppressed_counts()
+        counters = {
+            "frames_analysed": job.analysis.frames_analysed,
+            "faces": job.analysis.faces,
+            "frames_dropped": job.queue.dropped,
+            "alerts": job.analysis.alerts_raised,
+            "suppressed": sum(suppressed.values()),
+        }
+        self.registry.set_suppressed_counts(job.info.id, suppressed)
         if job.source is not None:
-            counters |= {"frames_decoded": job.source.counters.decoded, "frames_sampled": job.source.counters.sampled,
-                         "reconnects": job.source.counters.reconnects}
+            counters |= {
+                "frames_decoded": job.source.counters.decoded,
+                "frames_sampled": job.source.counters.sampled,
+                "reconnects": job.source.counters.reconnects,
+            }
         self.registry.update_progress(job.info.id, counters, job.analysis.last_pts)
 
     def _finalize_done(self) -> None:
@@ -205,10 +262,13 @@ class Worker:
             status, reason = job.final or (StreamStatus.STOPPED, "stopped by request")
             messages = []
             if job.analysis.frames_analysed:
-                messages.append(self.analyzer.stats_message(job.analysis))
+                messages.extend(self.analyzer.stats_messages(job.analysis))
                 self.registry.set_latest_stats(stream_id, job.analysis.latest_stats or {})
-            messages.append(StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=job.analysis.last_pts)
-                            .model_dump(mode="json", exclude={"id"}))
+            messages.append(
+                StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=job.analysis.last_pts).model_dump(
+                    mode="json", exclude={"id"}
+                )
+            )
             self.publisher.emit(stream_id, messages)
             self._progress(job)
             self.registry.set_status(stream_id, status, reason, worker=self.worker_id)

@@ -34,14 +34,23 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     prefix = f"e2e-{int(time.time())}"
-    settings = Settings(key_prefix=prefix, allow_local_files=True, poll_interval_s=0.2, reconnect_attempts=0,
-                        open_timeout_s=3, read_timeout_s=3, device="cpu")
+    settings = Settings(
+        key_prefix=prefix,
+        allow_local_files=True,
+        poll_interval_s=0.2,
+        reconnect_attempts=0,
+        open_timeout_s=3,
+        read_timeout_s=3,
+        device="cpu",
+    )
     stop = threading.Event()
     worker = build_worker(settings, RedisTarget(redis_url))
     worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     worker_thread.start()
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
+    )
     server_thread = threading.Thread(target=server.run, daemon=True)
     server_thread.start()
     deadline = time.time() + 20

@@ -104,7 +104,9 @@ def test_corrupt_file_fails_without_killing_the_worker(service, tmp_path):
 
 
 def test_delete_stops_a_running_stream(service):
-    stream = post(service.base, {"url": str(DATA / "single_face.mp4"), "analysis_fps": 2, "realtime": True, "loop": True})
+    stream = post(
+        service.base, {"url": str(DATA / "single_face.mp4"), "analysis_fps": 2, "realtime": True, "loop": True}
+    )
     wait_for_status(service.base, stream["id"], {"running"})
     response = httpx.delete(f"{service.base}/streams/{stream['id']}")
     assert response.status_code == 200

@@ -30,7 +30,9 @@ def test_healthz(api):
 
 
 def test_create_and_read_back(api):
-    response = api.post("/streams", json={"url": "rtmp://live.example.com/app/key", "name": "studio 1", "analysis_fps": 4})
+    response = api.post(
+        "/streams", json={"url": "rtmp://live.example.com/app/key", "name": "studio 1", "analysis_fps": 4}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "starting" and body["analysis_fps"] == 4 and body["name"] == "studio 1"
@@ -82,9 +84,20 @@ def test_unknown_stream_is_404(api):
 
 
 def face_message(stream_id: str, pts: float) -> dict:
-    return FaceEvent(stream_id=stream_id, pts=pts, frame=0, track_id=1, box=[0, 0, 10, 10], landmarks=[[1, 1]] * 5,
-                     det_score=0.99, probs={"happy": 1.0}, label="happy", polarity="positive", confidence=1.0,
-                     frame_size=[64, 64]).model_dump(mode="json")
+    return FaceEvent(
+        stream_id=stream_id,
+        pts=pts,
+        frame=0,
+        track_id=1,
+        box=[0, 0, 10, 10],
+        landmarks=[[1, 1]] * 5,
+        det_score=0.99,
+        probs={"happy": 1.0},
+        label="happy",
+        polarity="positive",
+        confidence=1.0,
+        frame_size=[64, 64],
+    ).model_dump(mode="json")
 
 
 def test_events_paging_with_cursor_and_type_filter(api, settings, client):

@@ -65,7 +65,9 @@ def test_publisher_writes_history_before_live_with_ids(client, keys):
     pubsub = client.pubsub()
     pubsub.subscribe(keys.channel("s1"))
     pubsub.get_message(timeout=1)  # subscription confirmation
-    ids = publisher.emit("s1", [{"type": "face", "pts": 0.1}, {"type": "alert", "rule": "r"}, {"type": "stats", "pts": 0.1}])
+    ids = publisher.emit(
+        "s1", [{"type": "face", "pts": 0.1}, {"type": "alert", "rule": "r"}, {"type": "stats", "pts": 0.1}]
+    )
     live = []
     while len(live) < 3:
         message = pubsub.get_message(timeout=2)

@@ -21,7 +21,12 @@ def detector() -> FaceDetector:
 
 
 def sampled(name: str, fps: float = 2):
-    return [f.image for f in VideoSource(parse_source(str(DATA / name), True), SourceOptions(analysis_fps=fps), threading.Event()).frames()]
+    return [
+        f.image
+        for f in VideoSource(
+            parse_source(str(DATA / name), True), SourceOptions(analysis_fps=fps), threading.Event()
+        ).frames()
+    ]
 
 
 def test_one_face_per_frame_with_landmarks_inside_the_box(detector):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from models.channel_attention import ChannelAttention
-from models.checkpoint import WeightsError, load_model, save_weights, sha256_of, write_manifest_entry
+from models.checkpoint import WeightsError, load_model, save_weights, write_manifest_entry
 from models.circumplex import CIRCUMPLEX, FER_CLASSES, expected_valence_arousal
 from models.emotion_net import EmotionNetConfig, create_model
 from models.fer_data import soft_targets
@@ -33,7 +33,12 @@ def test_channel_attention_equals_eq_1_and_2():
 def test_backbone_levels_have_strides_2_4_8_16():
     model = create_model("resnet_ca_s").eval()
     levels = model.backbone(torch.zeros(2, 1, 48, 48))
-    assert [tuple(level.shape) for level in levels] == [(2, 32, 24, 24), (2, 64, 12, 12), (2, 128, 6, 6), (2, 256, 3, 3)]
+    assert [tuple(level.shape) for level in levels] == [
+        (2, 32, 24, 24),
+        (2, 64, 12, 12),
+        (2, 128, 6, 6),
+        (2, 256, 3, 3),
+    ]
     out = model(torch.rand(3, 1, 48, 48))
     assert out.logits.shape == (3, 7) and out.valence_arousal.shape == (3, 2) and out.embedding.shape == (3, 256)
     assert out.valence_arousal.abs().max() <= 1

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
 
 from service.api.deps import KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
-from service.bus.publisher import Publisher, decode_entries
+from service.api.history import read_page
+from service.api.routes.analytics import check_rules
+from service.bus.publisher import Publisher
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.schemas import (
+    DEFAULT_ALERT_RULES,
     TERMINAL_STATUSES,
     ErrorBody,
     EventPage,
-    StatsEvent,
     StatusEvent,
     StreamCreate,
     StreamInfo,
@@ -25,25 +26,29 @@ from service.schemas import (
 router = APIRouter(prefix="/streams", tags=["streams"])
 
 
-class StatsResponse(BaseModel):
-    stream_id: str
-    status: StreamStatus
-    stats: StatsEvent | None  # null until the first analysed frame
-
-
 def _with_links(info: StreamInfo, request: Request) -> StreamInfo:
     base = f"/streams/{info.id}"
     info.links = {
-        "self": base, "stats": f"{base}/stats", "events": f"{base}/events",
+        "self": base,
+        "stats": f"{base}/stats",
+        "events": f"{base}/events",
+        "alerts": f"{base}/alerts",
+        "alert_rules": f"{base}/alert-rules",
+        "heatmap": f"{base}/heatmap",
         "live": f"/ws/streams/{info.id}",
     }
     return info
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StreamInfo,
-             responses={422: {"model": ErrorBody, "description": "invalid body or URL"}})
-def create_stream(body: StreamCreate, request: Request, registry: RegistryDep, settings: SettingsDep,
-                  client: RedisDep, keys: KeysDep) -> StreamInfo:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StreamInfo,
+    responses={422: {"model": ErrorBody, "description": "invalid body or URL"}},
+)
+def create_stream(
+    body: StreamCreate, request: Request, registry: RegistryDep, settings: SettingsDep, client: RedisDep, keys: KeysDep
+) -> StreamInfo:
     """Registers a stream; a worker claims it and starts analysis within about a second."""
     try:
         spec = parse_source(body.url, settings.allow_local_files)
@@ -51,10 +56,14 @@ def create_stream(body: StreamCreate, request: Request, registry: RegistryDep, s
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     fps = body.analysis_fps or settings.default_analysis_fps
     if fps > settings.max_analysis_fps:
-        raise HTTPException(status_code=422, detail=f"analysis_fps {fps} exceeds the maximum {settings.max_analysis_fps}")
+        raise HTTPException(
+            status_code=422, detail=f"analysis_fps {fps} exceeds the maximum {settings.max_analysis_fps}"
+        )
     if (body.loop or body.realtime) and spec.live:
         raise HTTPException(status_code=422, detail="loop and realtime apply to files, not to live sources")
-    info = registry.create(spec.url, body.name, fps, body.realtime, body.loop)
+    rules = DEFAULT_ALERT_RULES if body.alert_rules is None else body.alert_rules
+    check_rules(rules)
+    info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules)
     Publisher(client, keys, settings.events_maxlen).emit(
         info.id, [StatusEvent(stream_id=info.id, status=StreamStatus.STARTING).model_dump(mode="json", exclude={"id"})]
     )
@@ -71,16 +80,31 @@ def get_stream(info: StreamDep, request: Request) -> StreamInfo:
     return _with_links(info, request)
 
 
-@router.delete("/{stream_id}", response_model=StreamInfo, responses={404: {"model": ErrorBody}, 204: {"description": "purged"}})
-def stop_stream(info: StreamDep, request: Request, registry: RegistryDep, client: RedisDep, keys: KeysDep,
-                settings: SettingsDep, purge: Annotated[bool, Query(description="also delete its history")] = False):
+@router.delete(
+    "/{stream_id}", response_model=StreamInfo, responses={404: {"model": ErrorBody}, 204: {"description": "purged"}}
+)
+def stop_stream(
+    info: StreamDep,
+    request: Request,
+    registry: RegistryDep,
+    client: RedisDep,
+    keys: KeysDep,
+    settings: SettingsDep,
+    purge: Annotated[bool, Query(description="also delete its history")] = False,
+):
     """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history."""
     registry.request_stop(info.id)
     if info.status not in TERMINAL_STATUSES and not client.exists(keys.lease(info.id)):
         # no worker holds it: nobody else will mark it stopped
         registry.set_status(info.id, StreamStatus.STOPPED, "stopped by request")
-        Publisher(client, keys, settings.events_maxlen).emit(info.id, [StatusEvent(
-            stream_id=info.id, status=StreamStatus.STOPPED, reason="stopped by request").model_dump(mode="json", exclude={"id"})])
+        Publisher(client, keys, settings.events_maxlen).emit(
+            info.id,
+            [
+                StatusEvent(stream_id=info.id, status=StreamStatus.STOPPED, reason="stopped by request").model_dump(
+                    mode="json", exclude={"id"}
+                )
+            ],
+        )
     if purge:
         registry.purge(info.id)
         return Response(status_code=204)
@@ -89,37 +113,21 @@ def stop_stream(info: StreamDep, request: Request, registry: RegistryDep, client
     return _with_links(current, request)
 
 
-@router.get("/{stream_id}/stats", response_model=StatsResponse, responses={404: {"model": ErrorBody}})
-def get_stats(info: StreamDep, registry: RegistryDep) -> StatsResponse:
-    """The latest window statistics (positive / negative / neutral shares over the last window_s)."""
-    latest = registry.latest_stats(info.id)
-    return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**latest) if latest else None)
-
-
-@router.get("/{stream_id}/events", response_model=EventPage, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+@router.get(
+    "/{stream_id}/events", response_model=EventPage, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+)
 def get_events(
-    info: StreamDep, client: RedisDep, keys: KeysDep,
+    info: StreamDep,
+    client: RedisDep,
+    keys: KeysDep,
     since: Annotated[str | None, Query(pattern=r"^\d+(-\d+)?$", description="history id; events after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    type: Annotated[str | None, Query(pattern="^(face|stats|status|alert)$", description="only this message type")] = None,
+    type: Annotated[
+        str | None, Query(pattern="^(face|frame|stats|status|alert)$", description="only this message type")
+    ] = None,
 ) -> EventPage:
     """History from the stream's Redis Stream, oldest first, paged with the ``next`` cursor."""
-    events: list[dict] = []
-    start = f"({since}" if since else "-"
-    last: str | None = None
-    while len(events) < limit:
-        entries = client.xrange(keys.events(info.id), min=start, max="+", count=limit)
-        if not entries:
-            last = None
-            break
-        for message in decode_entries(entries):
-            last = message["id"]
-            if type is None or message.get("type") == type:
-                events.append(message)
-                if len(events) == limit:
-                    break
-        if len(entries) < limit and len(events) < limit:
-            last = None
-            break
-        start = f"({last}"
-    return EventPage(events=events, next=last if events and last else None)
+    messages, cursor = read_page(
+        client, keys.events(info.id), since, limit, keep=lambda m: type is None or m.get("type") == type
+    )
+    return EventPage(events=messages, next=cursor)
