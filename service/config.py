@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     embedded_redis_dir: Path = Field(Path("/tmp/stream-emotion-redis"), description="data dir of the embedded Redis")
     key_prefix: str = Field("se", description="prefix of every Redis key and channel")
     log_level: str = Field("INFO", description="Python logging level")
+    api_key: SecretStr | None = Field(
+        None, description="when set: POST/PUT/DELETE need header X-API-Key, WebSockets need ?token=, with this value"
+    )
 
     # models
     weights_dir: Path = Field(REPO_ROOT / "weights", description="folder with manifest.json and checkpoints")

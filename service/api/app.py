@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from service.api.live import LiveHub
-from service.api.routes import analytics, health, live_ws, streams
+from service.api.routes import analytics, health, live_ws, metrics, streams
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(streams.router)
     app.include_router(analytics.router)
     app.include_router(live_ws.router)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 import redis
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
@@ -43,3 +44,18 @@ def existing_stream(stream_id: str, registry: RegistryDep) -> StreamInfo:
 
 
 StreamDep = Annotated[StreamInfo, Depends(existing_stream)]
+
+
+def key_matches(settings: Settings, given: str | None) -> bool:
+    """True when no key is configured, or ``given`` equals it (compared in constant time)."""
+    if settings.api_key is None:
+        return True
+    return given is not None and hmac.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
+
+
+def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    if not key_matches(settings, x_api_key):
+        raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+
+
+ApiKeyDep = Depends(require_api_key)

@@ -119,9 +119,8 @@ class Worker:
 
     # control
     def _poll(self) -> None:
-        self.registry.heartbeat(
-            self.worker_id, {"streams": sorted(self.jobs), "time": time.time()}, ttl_s=self.settings.lease_ttl_s
-        )
+        info = {"streams": sorted(self.jobs), "time": time.time(), "stages": self.analyzer.timer.summary()}
+        self.registry.heartbeat(self.worker_id, info, ttl_s=self.settings.lease_ttl_s)
         for stream_id, job in list(self.jobs.items()):
             if not self.registry.renew(stream_id, self.worker_id, self.settings.lease_ttl_s):
                 log.warning("lost lease of stream %s; dropping it", stream_id)

@@ -2,10 +2,12 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from service.api.app import create_app
 from service.bus.keys import Keys
 from service.bus.publisher import Publisher
+from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.schemas import FaceEvent, StatusEvent
 from tests.conftest import DATA
@@ -129,3 +131,34 @@ def test_openapi_documents_the_message_schemas(api):
     schemas = api.get("/openapi.json").json()["components"]["schemas"]
     for name in ("StreamCreate", "StreamInfo", "FaceEvent", "StatsEvent", "StatusEvent", "AlertMessage", "EventPage"):
         assert name in schemas
+
+
+def test_api_key_guards_mutations_and_websockets(redis_url, key_prefix):
+    settings = Settings(key_prefix=key_prefix, api_key="s3cret")
+    with TestClient(create_app(settings, redis_url)) as api:
+        assert api.post("/streams", json={"url": "rtmp://x/y"}).status_code == 401
+        wrong = api.post("/streams", json={"url": "rtmp://x/y"}, headers={"X-API-Key": "nope"})
+        assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
+        created = api.post("/streams", json={"url": "rtmp://x/y"}, headers={"X-API-Key": "s3cret"})
+        assert created.status_code == 201
+        stream_id = created.json()["id"]
+        assert api.get(f"/streams/{stream_id}").status_code == 200  # reads stay open
+        assert api.put(f"/streams/{stream_id}/alert-rules", json=[]).status_code == 401
+        assert api.delete(f"/streams/{stream_id}").status_code == 401
+        with api.websocket_connect(f"/ws/streams/{stream_id}") as ws, pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4401
+        with api.websocket_connect(f"/ws/streams/{stream_id}?token=s3cret") as ws:
+            assert ws.receive_json()["status"] == "starting"
+
+
+def test_metrics_report_streams_and_worker_stages(api, settings, client):
+    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    registry = StreamRegistry(client, Keys(settings.key_prefix))
+    registry.update_progress(stream_id, {"frames_analysed": 42}, media_time=8.4)
+    registry.heartbeat("host-1", {"streams": [stream_id], "stages": {"detect": {"total_ms": 1500.0, "items": 30}}}, 5)
+    text = api.get("/metrics").text
+    assert 'se_streams{status="starting"} 1.0' in text
+    assert f'se_stream_frames_analysed_total{{stream="{stream_id}"}} 42.0' in text
+    assert 'se_worker_stage_seconds_total{stage="detect",worker="host-1"} 1.5' in text
+    assert "se_workers 1.0" in text

@@ -25,7 +25,7 @@ from service.analytics import (
     render_spatial_png,
     render_temporal_png,
 )
-from service.api.deps import KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
 from service.api.history import read_page, recent_messages
 from service.schemas import AlertMessage, AlertPage, AlertRuleSpec, ErrorBody, StatsEvent, StreamStatus
 from service.timeline import observations_from_history, rule_from_spec
@@ -108,6 +108,7 @@ def get_alert_rules(info: StreamDep) -> list[AlertRuleSpec]:
 
 @router.put(
     "/{stream_id}/alert-rules",
+    dependencies=[ApiKeyDep],
     response_model=list[AlertRuleSpec],
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )

@@ -13,6 +13,7 @@ import re
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from service.api.deps import key_matches
 from service.api.live import LiveHub, entry_id_key
 from service.bus.publisher import decode_entries
 
@@ -22,10 +23,13 @@ _REPLAY_PAGE = 500
 
 
 @router.websocket("/ws/streams/{stream_id}")
-async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = None) -> None:
+async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = None, token: str | None = None) -> None:
     app = websocket.app
     keys, client, hub = app.state.keys, app.state.aredis, app.state.hub
     await websocket.accept()
+    if not key_matches(app.state.settings, token):
+        await websocket.close(code=4401, reason="missing or wrong token")
+        return
     if since is not None and not _ID.match(since):
         await websocket.close(code=4400, reason="since must be a history id such as 1700000000000-0")
         return

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from service.api.deps import KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
 from service.api.history import read_page
 from service.api.routes.analytics import check_rules
 from service.bus.publisher import Publisher
@@ -42,6 +42,7 @@ def _with_links(info: StreamInfo, request: Request) -> StreamInfo:
 
 @router.post(
     "",
+    dependencies=[ApiKeyDep],
     status_code=status.HTTP_201_CREATED,
     response_model=StreamInfo,
     responses={422: {"model": ErrorBody, "description": "invalid body or URL"}},
@@ -81,7 +82,10 @@ def get_stream(info: StreamDep, request: Request) -> StreamInfo:
 
 
 @router.delete(
-    "/{stream_id}", response_model=StreamInfo, responses={404: {"model": ErrorBody}, 204: {"description": "purged"}}
+    "/{stream_id}",
+    dependencies=[ApiKeyDep],
+    response_model=StreamInfo,
+    responses={404: {"model": ErrorBody}, 204: {"description": "purged"}},
 )
 def stop_stream(
     info: StreamDep,

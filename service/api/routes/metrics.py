@@ -1,0 +1,62 @@
+"""``/metrics`` in the Prometheus text format: streams by status, per-stream counters, worker stage timings.
+
+Everything is read from Redis at scrape time (the registry and the workers' heartbeats), so any API replica
+reports the whole deployment.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from service.api.deps import RegistryDep
+from service.bus.registry import StreamRegistry
+from service.schemas import StreamCounters, StreamStatus
+
+router = APIRouter(tags=["health"])
+
+
+class _DeploymentCollector:
+    def __init__(self, registry: StreamRegistry) -> None:
+        self.registry = registry
+
+    def collect(self):
+        streams = self.registry.list()
+        by_status = GaugeMetricFamily("se_streams", "Registered streams by status", labels=["status"])
+        counts = Counter(s.status.value for s in streams)
+        for status in StreamStatus:
+            by_status.add_metric([status.value], counts.get(status.value, 0))
+        yield by_status
+        for name, field in StreamCounters.model_fields.items():
+            family = CounterMetricFamily(
+                f"se_stream_{name}", field.description or name.replace("_", " "), labels=["stream"]
+            )
+            for stream in streams:
+                family.add_metric([stream.id], getattr(stream.counters, name))
+            yield family
+        workers = self.registry.workers()
+        yield GaugeMetricFamily("se_workers", "Workers with a fresh heartbeat", value=len(workers))
+        held = GaugeMetricFamily("se_worker_streams", "Streams held by each worker", labels=["worker"])
+        seconds = CounterMetricFamily(
+            "se_worker_stage_seconds", "Time spent per pipeline stage", labels=["worker", "stage"]
+        )
+        items = CounterMetricFamily(
+            "se_worker_stage_items", "Items through each pipeline stage", labels=["worker", "stage"]
+        )
+        for worker, info in workers.items():
+            held.add_metric([worker], len(info.get("streams", [])))
+            for stage, stats in info.get("stages", {}).items():
+                seconds.add_metric([worker, stage], stats["total_ms"] / 1000)
+                items.add_metric([worker, stage], stats["items"])
+        yield from (held, seconds, items)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(registry: RegistryDep) -> Response:
+    collector_registry = CollectorRegistry()
+    collector_registry.register(_DeploymentCollector(registry))
+    return Response(generate_latest(collector_registry), media_type=CONTENT_TYPE_LATEST)
