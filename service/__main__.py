@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from models.checkpoint import WeightsError
 
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
     bench.add_argument("--repeat", type=int, default=3, help="passes over the clip")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate = sub.add_parser("eval-video", help="per-frame labels, label flip rate and per-second polarity of a clip")
+    evaluate.add_argument("--clip", required=True, help="video file")
+    evaluate.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -64,6 +69,12 @@ def main(argv: list[str] | None = None) -> None:
             from service.commands import check
 
             sys.exit(check(settings, args.role, args.port))
+        elif args.command == "eval-video":
+            from service.evaluate_video import run_eval_video
+
+            if not Path(args.clip).is_file():
+                sys.exit(f"error: no such clip: {args.clip}")
+            run_eval_video(settings, args.clip, args.fps, args.json)
         elif args.command == "bench":
             from service.bench import run_bench
 

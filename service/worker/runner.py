@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import cv2
+import redis
 
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
@@ -93,17 +94,28 @@ class Worker:
     # lifecycle
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.worker_id)
+        outage = 0
         try:
             while not stop.is_set():
-                now = time.monotonic()
-                if now >= self._next_poll:
-                    self._poll()
-                    self._next_poll = now + self.settings.poll_interval_s
-                if not self._analyze_round():
-                    stop.wait(0.02)
-                self._finalize_done()
+                try:
+                    self._step(stop)
+                    outage = 0
+                except redis.RedisError as exc:  # Redis restarting: wait and retry, never die
+                    outage += 1
+                    delay = min(0.5 * 2**outage, 10.0)
+                    log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
+                    stop.wait(delay)
         finally:
             self._shutdown()
+
+    def _step(self, stop: threading.Event) -> None:
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._poll()
+            self._next_poll = now + self.settings.poll_interval_s
+        if not self._analyze_round():
+            stop.wait(0.02)
+        self._finalize_done()
 
     def _shutdown(self) -> None:
         for job in self.jobs.values():
@@ -112,8 +124,13 @@ class Worker:
         for stream_id, job in list(self.jobs.items()):
             if job.thread:
                 job.thread.join(timeout=5)
-            self.registry.set_status(stream_id, StreamStatus.STARTING, "worker shut down; waiting for another worker")
-            self.registry.release(stream_id, self.worker_id)
+            try:
+                self.registry.set_status(
+                    stream_id, StreamStatus.STARTING, "worker shut down; waiting for another worker"
+                )
+                self.registry.release(stream_id, self.worker_id)
+            except redis.RedisError as exc:  # the lease expires by itself
+                log.warning("could not hand stream %s back: %s", stream_id, exc)
         self.jobs.clear()
         log.info("worker %s stopped", self.worker_id)
 
@@ -187,18 +204,15 @@ class Worker:
         job.rules_version = version
 
     def _status(self, stream_id: str, status: StreamStatus, reason: str | None) -> None:
-        """Called from decode threads on RUNNING / RECONNECTING."""
+        """Called from decode threads on RUNNING / RECONNECTING; a Redis outage must not fail the stream."""
         job = self.jobs.get(stream_id)
-        self.registry.set_status(stream_id, status, reason, worker=self.worker_id)
         pts = job.analysis.last_pts if job else None
-        self.publisher.emit(
-            stream_id,
-            [
-                StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=pts).model_dump(
-                    mode="json", exclude={"id"}
-                )
-            ],
-        )
+        message = StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=pts)
+        try:
+            self.registry.set_status(stream_id, status, reason, worker=self.worker_id)
+            self.publisher.emit(stream_id, [message.model_dump(mode="json", exclude={"id"})])
+        except redis.RedisError as exc:
+            log.warning("stream %s: could not publish status %s: %s", stream_id, status.value, exc)
 
     # analysis
     def _analyze_round(self) -> bool:

@@ -16,7 +16,7 @@ import pytest
 
 from service.runtime import build_analyzer
 from tests.e2e.test_service_e2e import collect_until_terminal, post
-from tests.scripted_video import FER_DATA, Segment, write_clip
+from tests.scripted_video import FER_DATA, Segment, pick_stills, write_clip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
 
@@ -40,8 +40,6 @@ def stills(service):
     rows = data["usage"] == "PublicTest"
     images, labels = data["images"][rows], data["labels"][rows]
     analyzer = build_analyzer(service.settings)
-    from tests.scripted_video import pick_stills
-
     return {
         "happy": pick_stills(analyzer, images, labels, "happy", BLUE_STUDIO, 1)[0],
         "sad": pick_stills(analyzer, images, labels, "sad", WARM_STUDIO, 2),
