@@ -17,8 +17,8 @@ Choices: RES is the backbone's residual ``BasicBlock`` (two 3×3 conv+BN, identi
 width of backbone level k (32, 64, 128, 256 by default), so RES(D′k) needs no projection; a coarser G_m is
 brought to width k by a 1×1 conv *before* upsampling — Up (bilinear to the exact size of level k, its
 weights sum to 1 per output pixel) commutes with a 1×1 conv (channel mixing plus bias), so this equals the
-1×1 after Up at a fraction of the cost. ``identity_res=True`` replaces every RES by the identity (tests of the Eq. 8 wiring).
-A 1×1 head per level gives a one-channel mask logit (sigmoid -> T^k of Eq. 10).
+1×1 after Up at a fraction of the cost. ``identity_res=True`` replaces every RES by the identity (tests
+of the Eq. 8 wiring). A 1×1 head per level gives a one-channel mask logit (sigmoid -> T^k of Eq. 10).
 
 Image and video branches share this one module (shared parameters, §2.4): feed the image levels
 [D′1..D′4], or for the video branch the levels of the N·S frames with D′4 replaced by the spatio-temporal
