@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from service.api.live import LiveHub
 from service.api.routes import analytics, health, live_ws, metrics, streams
 from service.bus.keys import Keys
+from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         app.state.aredis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         app.state.registry = StreamRegistry(app.state.redis, keys)
+        app.state.publisher = Publisher(app.state.redis, keys, settings.events_maxlen)
         app.state.hub = LiveHub(app.state.aredis, keys, settings.ws_queue_size)
         await app.state.hub.start()
         try:

@@ -9,9 +9,10 @@ import redis
 from fastapi import Depends, Header, HTTPException, Request
 
 from service.bus.keys import Keys
+from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.schemas import StreamInfo
+from service.schemas import StatusEvent, StreamInfo, StreamStatus
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,10 +31,21 @@ def get_keys(request: Request) -> Keys:
     return request.app.state.keys
 
 
+def get_publisher(request: Request) -> Publisher:
+    return request.app.state.publisher
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[StreamRegistry, Depends(get_registry)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 KeysDep = Annotated[Keys, Depends(get_keys)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
+def publish_status(publisher: Publisher, stream_id: str, status: StreamStatus, reason: str | None = None) -> None:
+    """Status changes the API itself makes (registered, stopped without a worker) go on the same channels."""
+    message = StatusEvent(stream_id=stream_id, status=status, reason=reason)
+    publisher.emit(stream_id, [message.model_dump(mode="json", exclude={"id"})])
 
 
 def existing_stream(stream_id: str, registry: RegistryDep) -> StreamInfo:

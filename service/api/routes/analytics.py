@@ -25,7 +25,7 @@ from service.analytics import (
     render_spatial_png,
     render_temporal_png,
 )
-from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, StreamDep
 from service.api.history import read_page, recent_messages
 from service.schemas import AlertMessage, AlertPage, AlertRuleSpec, ErrorBody, StatsEvent, StreamStatus
 from service.timeline import observations_from_history, rule_from_spec
@@ -112,9 +112,7 @@ def get_alert_rules(info: StreamDep) -> list[AlertRuleSpec]:
     response_model=list[AlertRuleSpec],
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def put_alert_rules(
-    info: StreamDep, rules: list[AlertRuleSpec], registry: RegistryDep, settings: SettingsDep
-) -> list[AlertRuleSpec]:
+def put_alert_rules(info: StreamDep, rules: list[AlertRuleSpec], registry: RegistryDep) -> list[AlertRuleSpec]:
     """Replaces the stream's alert rules while it runs; the worker applies them within a poll interval."""
     if len(rules) > 20:
         raise HTTPException(status_code=422, detail="at most 20 alert rules per stream")

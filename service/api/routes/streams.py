@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import (
+    ApiKeyDep,
+    KeysDep,
+    PublisherDep,
+    RedisDep,
+    RegistryDep,
+    SettingsDep,
+    StreamDep,
+    publish_status,
+)
 from service.api.history import read_page
 from service.api.routes.analytics import check_rules
-from service.bus.publisher import Publisher
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.schemas import (
     DEFAULT_ALERT_RULES,
     TERMINAL_STATUSES,
     ErrorBody,
     EventPage,
-    StatusEvent,
     StreamCreate,
     StreamInfo,
     StreamList,
@@ -26,7 +33,7 @@ from service.schemas import (
 router = APIRouter(prefix="/streams", tags=["streams"])
 
 
-def _with_links(info: StreamInfo, request: Request) -> StreamInfo:
+def _with_links(info: StreamInfo) -> StreamInfo:
     base = f"/streams/{info.id}"
     info.links = {
         "self": base,
@@ -48,7 +55,7 @@ def _with_links(info: StreamInfo, request: Request) -> StreamInfo:
     responses={422: {"model": ErrorBody, "description": "invalid body or URL"}},
 )
 def create_stream(
-    body: StreamCreate, request: Request, registry: RegistryDep, settings: SettingsDep, client: RedisDep, keys: KeysDep
+    body: StreamCreate, registry: RegistryDep, settings: SettingsDep, publisher: PublisherDep
 ) -> StreamInfo:
     """Registers a stream; a worker claims it and starts analysis within about a second."""
     try:
@@ -65,20 +72,18 @@ def create_stream(
     rules = DEFAULT_ALERT_RULES if body.alert_rules is None else body.alert_rules
     check_rules(rules)
     info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules)
-    Publisher(client, keys, settings.events_maxlen).emit(
-        info.id, [StatusEvent(stream_id=info.id, status=StreamStatus.STARTING).model_dump(mode="json", exclude={"id"})]
-    )
-    return _with_links(info, request)
+    publish_status(publisher, info.id, StreamStatus.STARTING)
+    return _with_links(info)
 
 
 @router.get("", response_model=StreamList)
-def list_streams(request: Request, registry: RegistryDep) -> StreamList:
-    return StreamList(streams=[_with_links(info, request) for info in registry.list()])
+def list_streams(registry: RegistryDep) -> StreamList:
+    return StreamList(streams=[_with_links(info) for info in registry.list()])
 
 
 @router.get("/{stream_id}", response_model=StreamInfo, responses={404: {"model": ErrorBody}})
-def get_stream(info: StreamDep, request: Request) -> StreamInfo:
-    return _with_links(info, request)
+def get_stream(info: StreamDep) -> StreamInfo:
+    return _with_links(info)
 
 
 @router.delete(
@@ -89,11 +94,10 @@ def get_stream(info: StreamDep, request: Request) -> StreamInfo:
 )
 def stop_stream(
     info: StreamDep,
-    request: Request,
     registry: RegistryDep,
     client: RedisDep,
     keys: KeysDep,
-    settings: SettingsDep,
+    publisher: PublisherDep,
     purge: Annotated[bool, Query(description="also delete its history")] = False,
 ):
     """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history."""
@@ -101,20 +105,13 @@ def stop_stream(
     if info.status not in TERMINAL_STATUSES and not client.exists(keys.lease(info.id)):
         # no worker holds it: nobody else will mark it stopped
         registry.set_status(info.id, StreamStatus.STOPPED, "stopped by request")
-        Publisher(client, keys, settings.events_maxlen).emit(
-            info.id,
-            [
-                StatusEvent(stream_id=info.id, status=StreamStatus.STOPPED, reason="stopped by request").model_dump(
-                    mode="json", exclude={"id"}
-                )
-            ],
-        )
+        publish_status(publisher, info.id, StreamStatus.STOPPED, "stopped by request")
     if purge:
         registry.purge(info.id)
         return Response(status_code=204)
     current = registry.get(info.id)
     assert current is not None
-    return _with_links(current, request)
+    return _with_links(current)
 
 
 @router.get(
