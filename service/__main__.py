@@ -6,9 +6,10 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from models.checkpoint import WeightsError
+from service.ingest.source import SourceError
+from service.ingest.urls import InvalidSourceError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,14 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "eval-video":
             from service.evaluate_video import run_eval_video
 
-            if not Path(args.clip).is_file():
-                sys.exit(f"error: no such clip: {args.clip}")
             run_eval_video(settings, args.clip, args.fps, args.json)
         elif args.command == "bench":
             from service.bench import run_bench
 
             run_bench(settings, args.clip, args.fps, args.repeat, args.json)
-    except WeightsError as exc:
+    except (WeightsError, InvalidSourceError, SourceError) as exc:
         sys.exit(f"error: {exc}")
 
 

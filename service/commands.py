@@ -15,6 +15,7 @@ from service.bus.connection import connect
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
+from service.ingest.urls import parse_source
 from service.runtime import build_worker
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ def worker(settings: Settings, stop: threading.Event) -> None:
 def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
     settings = settings.model_copy(update={"allow_local_files": True})
+    spec = parse_source(clip or str(DEMO_CLIP), allow_local_files=True)  # a bad path fails before anything starts
     target = connect(settings)
     stop = threading.Event()
     runner = build_worker(settings, target)
     thread = threading.Thread(target=runner.run, args=(stop,), name="worker", daemon=True)
     thread.start()
-    path = Path(clip) if clip else DEMO_CLIP
     registry = StreamRegistry(target.client(), Keys(settings.key_prefix))
-    info = registry.create(str(path.resolve()), "demo", settings.default_analysis_fps, realtime=True, loop=True)
+    info = registry.create(spec.url, "demo", settings.default_analysis_fps, realtime=True, loop=True)
     base = f"http://{host}:{port}"
     print(
         f"\nDemo running: dashboard {base}/  API docs {base}/docs\n"

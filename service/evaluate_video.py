@@ -20,9 +20,10 @@ from service.runtime import build_analyzer
 
 
 def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
+    spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before any model loads
     analyzer = build_analyzer(settings)
     state = analyzer.new_stream("eval")
-    source = VideoSource(parse_source(str(clip), True), SourceOptions(analysis_fps=fps), threading.Event())
+    source = VideoSource(spec, SourceOptions(analysis_fps=fps), threading.Event())
     faces: list[dict] = []
     frames = 0
     for frame in source.frames():
