@@ -58,6 +58,7 @@ def _commit() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
+    commit = _commit()  # the code that trains, recorded before anything can change the tree
     if not args.data.is_file():
         sys.exit(f"error: no such data file: {args.data}")
     if args.threads:
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             },
             "history": history,
             "command": "python -m models.train " + " ".join(sys.argv[1:] if argv is None else argv),
-            "commit": _commit(),
+            "commit": commit,
             "device": str(device),
         },
     )

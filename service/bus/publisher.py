@@ -22,32 +22,32 @@ class Publisher:
         self.alerts_maxlen = alerts_maxlen
 
     def emit(self, stream_id: str, messages: Sequence[dict]) -> list[str]:
-        """XADDs then PUBLISHes ``messages`` (dicts with a ``type``); returns their history ids."""
+        """XADDs then PUBLISHes ``messages`` (dicts with a ``type``); returns their history ids.
+
+        An alert is also written to the stream's alert history under the same id, so one id names it in
+        the WebSocket feed, ``/events`` and ``/alerts`` alike (ids only grow, so Redis accepts them).
+        """
         if not messages:
             return []
+        bodies = [json.dumps(message, separators=(",", ":")) for message in messages]
         pipe = self.client.pipeline(transaction=False)
-        for message in messages:
-            body = json.dumps(message, separators=(",", ":"))
+        for body in bodies:
             pipe.xadd(self.keys.events(stream_id), {"data": body}, maxlen=self.events_maxlen, approximate=True)
-            if message.get("type") == "alert":
-                pipe.xadd(self.keys.alerts(stream_id), {"data": body}, maxlen=self.alerts_maxlen, approximate=True)
-        results = pipe.execute()
-        ids = _event_ids(results, messages)
+        ids: list[str] = pipe.execute()
         pipe = self.client.pipeline(transaction=False)
         channel = self.keys.channel(stream_id)
-        for message, entry_id in zip(messages, ids, strict=True):
+        for message, body, entry_id in zip(messages, bodies, ids, strict=True):
+            if message.get("type") == "alert":
+                pipe.xadd(
+                    self.keys.alerts(stream_id),
+                    {"data": body},
+                    id=entry_id,
+                    maxlen=self.alerts_maxlen,
+                    approximate=True,
+                )
             pipe.publish(channel, json.dumps({**message, "id": entry_id}, separators=(",", ":")))
         pipe.execute()
         return ids
-
-
-def _event_ids(results: list, messages: Sequence[dict]) -> list[str]:
-    """Picks the events-stream ids out of the pipeline results (alerts add a second XADD each)."""
-    ids, position = [], 0
-    for message in messages:
-        ids.append(results[position])
-        position += 2 if message.get("type") == "alert" else 1
-    return ids
 
 
 def decode_entries(entries: list[tuple[str, dict]]) -> list[dict]:

@@ -78,7 +78,7 @@ def test_publisher_writes_history_before_live_with_ids(client, keys):
     history = decode_entries(client.xrange(keys.events("s1")))
     assert [m["id"] for m in history] == ids and [m["type"] for m in history] == ["face", "alert", "stats"]
     alerts = decode_entries(client.xrange(keys.alerts("s1")))
-    assert [a["rule"] for a in alerts] == ["r"]
+    assert [(a["rule"], a["id"]) for a in alerts] == [("r", ids[1])]  # same id in both histories
 
 
 def test_history_is_capped(client, keys):
