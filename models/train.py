@@ -43,6 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training rows (smoke runs)")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/emotion"))
     parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    parser.add_argument("--init", type=Path, default=None, help="start from these exported weights (a second stage)")
     parser.add_argument("--export-dir", type=Path, default=Path("weights"), help="where the best epoch is exported")
     parser.add_argument("--export-name", default="emotion", help="model name in the weights manifest")
     parser.add_argument("--no-export", action="store_true")
@@ -75,7 +76,14 @@ def main(argv: list[str] | None = None) -> None:
         images, labels, votes = images[: args.limit], labels[: args.limit], votes[: args.limit]
     targets = soft_targets(labels, votes, args.vote_weight, args.smoothing)
 
-    model = create_model(args.model).to(device)
+    model = create_model(args.model)
+    if args.init is not None:
+        payload = torch.load(args.init, map_location="cpu", weights_only=True)
+        if payload["config"]["name"] != args.model:
+            sys.exit(f"error: {args.init} holds {payload['config']['name']!r}, not {args.model!r}")
+        model.load_state_dict(payload["state_dict"])
+        print(f"initialised from {args.init}", flush=True)
+    model = model.to(device)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
     )
