@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,6 +33,18 @@ from service.worker.queue import FrameQueue
 
 log = logging.getLogger(__name__)
 KEYFRAME_EVERY_S = 5.0  # media seconds between stored keyframes (heatmap backdrops)
+
+
+def latency_quantiles(samples: deque[float]) -> dict[str, float]:
+    """p50/p95/max of recent decode-to-publish latencies; empty before the first frame."""
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 1)}
 
 
 def default_worker_id() -> str:
@@ -89,6 +102,7 @@ class Worker:
         self.analyzer = analyzer
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.jobs: dict[str, StreamJob] = {}
+        self.latencies_ms: deque[float] = deque(maxlen=1000)  # decode -> published, recent frames
         self._next_poll = 0.0
 
     # lifecycle
@@ -136,7 +150,12 @@ class Worker:
 
     # control
     def _poll(self) -> None:
-        info = {"streams": sorted(self.jobs), "time": time.time(), "stages": self.analyzer.timer.summary()}
+        info = {
+            "streams": sorted(self.jobs),
+            "time": time.time(),
+            "stages": self.analyzer.timer.summary(),
+            "latency_ms": latency_quantiles(self.latencies_ms),
+        }
         self.registry.heartbeat(self.worker_id, info, ttl_s=self.settings.lease_ttl_s)
         for stream_id, job in list(self.jobs.items()):
             if not self.registry.renew(stream_id, self.worker_id, self.settings.lease_ttl_s):
@@ -237,6 +256,7 @@ class Worker:
             if job.analysis.latest_stats is not None:
                 self.registry.set_latest_stats(stream_id, job.analysis.latest_stats)
         now = time.monotonic()
+        self.latencies_ms.extend((now - frame.decoded_at) * 1000 for _, frame in batch)
         for job, frame in batch:
             if frame.pts >= job.next_keyframe:
                 ok, jpeg = cv2.imencode(

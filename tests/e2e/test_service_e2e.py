@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 
 import httpx
 import pytest
@@ -122,3 +123,17 @@ def test_unknown_stream_websocket_is_closed_with_4404(service):
             return closed.value.rcvd.code
 
     assert asyncio.run(attempt()) == 4404
+
+
+def test_metrics_show_the_workers_latency_and_stream_counters(service):
+    stream = post(service.base, {"url": str(DATA / "single_face.mp4"), "analysis_fps": 5})
+    wait_for_status(service.base, stream["id"], {"ended"})
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        text = httpx.get(f"{service.base}/metrics").text
+        if 'se_worker_latency_ms{quantile="p50"' in text:
+            break
+        time.sleep(0.2)
+    assert 'se_worker_latency_ms{quantile="p50"' in text
+    assert f'se_stream_frames_analysed_total{{stream="{stream["id"]}"}} 12.0' in text
+    assert 'se_worker_stage_items_total{stage="detect"' in text

@@ -47,12 +47,17 @@ class _DeploymentCollector:
         items = CounterMetricFamily(
             "se_worker_stage_items", "Items through each pipeline stage", labels=["worker", "stage"]
         )
+        latency = GaugeMetricFamily(
+            "se_worker_latency_ms", "Recent decode-to-publish latency of analysed frames", labels=["worker", "quantile"]
+        )
         for worker, info in workers.items():
             held.add_metric([worker], len(info.get("streams", [])))
+            for quantile, value in info.get("latency_ms", {}).items():
+                latency.add_metric([worker, quantile], value)
             for stage, stats in info.get("stages", {}).items():
                 seconds.add_metric([worker, stage], stats["total_ms"] / 1000)
                 items.add_metric([worker, stage], stats["items"])
-        yield from (held, seconds, items)
+        yield from (held, seconds, items, latency)
 
 
 @router.get("/metrics", response_class=Response)
