@@ -73,7 +73,6 @@ class VideoSource:
         self.stop = stop
         self.on_status = on_status or (lambda status, reason: None)
         self.counters = DecodeCounters()
-        self._sampler = PtsSampler(options.analysis_fps)
         self._reformatter = VideoReformatter()
         self._media_offset = 0.0  # added to PTS after a loop or reconnect so media time never goes back
         self._last_pts = 0.0
@@ -142,7 +141,7 @@ class VideoSource:
         stream.thread_type = "AUTO"
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = float(stream.average_rate or 25)
-        self._sampler = PtsSampler(self.options.analysis_fps)
+        sampler = PtsSampler(self.options.analysis_fps)  # a new grid per open: PTS restart with each container
         first_pts: float | None = None
         wall_start = 0.0
         self.on_status(StreamStatus.RUNNING, None)
@@ -154,7 +153,7 @@ class VideoSource:
             if first_pts is None:
                 first_pts, wall_start = raw, time.monotonic()
             pts = self._media_offset + raw - first_pts
-            if not self._sampler.accept(pts):
+            if not sampler.accept(pts):
                 continue
             if self.options.realtime:
                 delay = wall_start + (raw - first_pts) - time.monotonic()

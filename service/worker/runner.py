@@ -61,7 +61,6 @@ class StreamJob:
     analysis: StreamAnalysis
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
-    handoff: bool = False  # stopping because the worker shuts down, not because the stream ended
     final: tuple[StreamStatus, str | None] | None = None
     thread: threading.Thread | None = None
     last_progress: float = 0.0
@@ -132,8 +131,11 @@ class Worker:
         self._finalize_done()
 
     def _shutdown(self) -> None:
+        try:
+            self._finalize_done()  # streams that already ended are finished, not handed over
+        except redis.RedisError as exc:
+            log.warning("could not finalise ended streams: %s", exc)
         for job in self.jobs.values():
-            job.handoff = True
             job.stop.set()
         for stream_id, job in list(self.jobs.items()):
             if job.thread:
@@ -160,7 +162,6 @@ class Worker:
         for stream_id, job in list(self.jobs.items()):
             if not self.registry.renew(stream_id, self.worker_id, self.settings.lease_ttl_s):
                 log.warning("lost lease of stream %s; dropping it", stream_id)
-                job.handoff = True
                 job.stop.set()
                 self.jobs.pop(stream_id)
             elif self.registry.desired(stream_id) != "run":
