@@ -1,7 +1,7 @@
 """One Redis pub/sub listener per API process, fanned out to bounded per-WebSocket queues.
 
 A subscriber that cannot keep up is not allowed to grow memory: when its queue is full it is marked
-overflowed and disconnected, and resumes from history with the last id it saw.
+overflowed, and its WebSocket handler catches it up from history instead.
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ class Subscription:
     def __init__(self, stream_id: str, maxsize: int) -> None:
         self.stream_id = stream_id
         self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+
+    def reset(self) -> None:
+        """Empties the queue and clears the overflow mark (before a catch-up from history)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
         self.overflowed = False
 
 

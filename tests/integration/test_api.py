@@ -162,3 +162,17 @@ def test_metrics_report_streams_and_worker_stages(api, settings, client):
     assert f'se_stream_frames_analysed_total{{stream="{stream_id}"}} 42.0' in text
     assert 'se_worker_stage_seconds_total{stage="detect",worker="host-1"} 1.5' in text
     assert "se_workers 1.0" in text
+
+
+def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url, key_prefix, client):
+    settings = Settings(key_prefix=key_prefix, ws_queue_size=8)
+    with TestClient(create_app(settings, redis_url)) as api:
+        stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+        publisher = Publisher(client, Keys(key_prefix), 10_000)
+        with api.websocket_connect(f"/ws/streams/{stream_id}") as ws:
+            assert ws.receive_json()["status"] == "starting"
+            published = []
+            for burst in range(5):  # far more than the 8-message live queue holds
+                published += publisher.emit(stream_id, [face_message(stream_id, burst + i / 100) for i in range(60)])
+            received = [ws.receive_json()["id"] for _ in range(len(published))]
+    assert received == published

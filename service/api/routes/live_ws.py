@@ -2,7 +2,8 @@
 
 Resume without loss: connect with ``?since=<last id seen>``. The server subscribes to live messages first,
 then replays history after ``since`` from the Redis Stream, then forwards live messages newer than the
-last replayed one, so nothing falls in the gap between history and live.
+last replayed one, so nothing falls in the gap between history and live. A client that falls behind live
+(its bounded queue overflows) is caught up from history the same way instead of being dropped.
 """
 
 from __future__ import annotations
@@ -38,39 +39,42 @@ async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = 
         return
     hub_: LiveHub = hub
     sub = hub_.subscribe(stream_id)
+    receiver = asyncio.create_task(_drain_client(websocket))
+    last = since
     try:
-        last = since
-        start = f"({since}" if since else "-"
-        while True:  # replay history after `since`
-            entries = await client.xrange(keys.events(stream_id), min=start, max="+", count=_REPLAY_PAGE)
-            for message in decode_entries(entries):
-                await websocket.send_json(message)
-                last = message["id"]
-            if len(entries) < _REPLAY_PAGE:
-                break
-            start = f"({last}"
-        floor = entry_id_key(last) if last else (0, 0)
-        receiver = asyncio.create_task(_drain_client(websocket))
-        try:
-            while not receiver.done():
-                if sub.overflowed:
-                    await websocket.close(code=4408, reason="subscriber too slow; reconnect with since=<last id>")
-                    return
+        while not receiver.done():
+            sub.reset()  # anything dropped from here on is still in history, and the replay below sends it
+            last = await _replay(websocket, client, keys.events(stream_id), last)
+            floor = entry_id_key(last) if last else (0, 0)
+            while not receiver.done() and not sub.overflowed:
                 try:
                     message = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
                 except TimeoutError:
                     continue
                 if entry_id_key(message["id"]) <= floor:
-                    continue  # already replayed from history
+                    continue  # already sent from history
                 await websocket.send_json(message)
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await receiver
+                last, floor = message["id"], entry_id_key(message["id"])
+            # overflowed: the client fell behind live; catch it up from history, then go live again
     except WebSocketDisconnect:
         pass
     finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await receiver
         hub_.unsubscribe(sub)
+
+
+async def _replay(websocket: WebSocket, client, key: str, after: str | None) -> str | None:
+    """Sends every history message after ``after``; returns the id of the last one sent (or ``after``)."""
+    last = after
+    while True:
+        entries = await client.xrange(key, min=f"({last}" if last else "-", max="+", count=_REPLAY_PAGE)
+        for message in decode_entries(entries):
+            await websocket.send_json(message)
+            last = message["id"]
+        if len(entries) < _REPLAY_PAGE:
+            return last
 
 
 async def _drain_client(websocket: WebSocket) -> None:
