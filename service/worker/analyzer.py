@@ -17,7 +17,6 @@ import numpy as np
 from service.analytics import (
     AlertEngine,
     AlertRule,
-    FaceObservation,
     FrameObservation,
     ShotCutDetector,
     SlidingWindow,
@@ -26,6 +25,7 @@ from service.analytics import (
 from service.emotion.classifier import EmotionClassifier, FaceEmotion
 from service.ingest.frames import VideoFrame
 from service.schemas import AlertMessage, FaceEvent, FrameEvent, StatsEvent
+from service.timeline import face_observation
 from service.vision.detector import Detection, FaceDetector
 from service.vision.tracker import IouTracker
 from service.worker.timing import StageTimer
@@ -112,40 +112,15 @@ class FrameAnalyzer:
     def _frame_messages(
         self, state: StreamAnalysis, frame: VideoFrame, dets: list[Detection], faces: list[FaceEmotion]
     ) -> list[dict]:
-        height, width = frame.image.shape[:2]
+        """Wire messages of one frame; the analytics consume those same messages, as a history replay does."""
+        pts = round(frame.pts, 4)
         track_ids = state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
-        observation = FrameObservation(
-            pts=frame.pts,
-            faces=tuple(
-                FaceObservation(
-                    track_id=tid,
-                    label=f.label,
-                    polarity=f.polarity,
-                    probs=f.probs,
-                    confidence=f.confidence,
-                    valence=f.valence,
-                    arousal=f.arousal,
-                    box=(
-                        float(d.box[0] / width),
-                        float(d.box[1] / height),
-                        float(d.box[2] / width),
-                        float(d.box[3] / height),
-                    ),
-                )
-                for d, f, tid in zip(dets, faces, track_ids, strict=True)
-            ),
-            cut=state.cuts.update(frame.image),
-        )
-        state.window.add(observation)
-        state.frames_analysed += 1
-        state.faces += len(dets)
-        state.last_pts = frame.pts
         latency_ms = round((time.monotonic() - frame.decoded_at) * 1000, 1)
         scale = frame.scale
         messages: list[dict] = [
             FaceEvent(
                 stream_id=state.stream_id,
-                pts=round(frame.pts, 4),
+                pts=pts,
                 frame=frame.index,
                 track_id=tid,
                 box=[round(float(v) * scale, 1) for v in d.box],
@@ -162,25 +137,30 @@ class FrameAnalyzer:
             ).model_dump(exclude={"id"})
             for d, f, tid in zip(dets, faces, track_ids, strict=True)
         ]
+        cut = state.cuts.update(frame.image)
+        state.window.add(FrameObservation(pts=pts, faces=tuple(map(face_observation, messages)), cut=cut))
+        state.frames_analysed += 1
+        state.faces += len(dets)
+        state.last_pts = pts
         messages.append(
             FrameEvent(
                 stream_id=state.stream_id,
-                pts=round(frame.pts, 4),
+                pts=pts,
                 frame=frame.index,
                 faces=len(dets),
-                cut=observation.cut,
+                cut=cut,
                 frame_size=list(frame.source_size),
             ).model_dump(exclude={"id"})
         )
-        for event in state.alerts.evaluate(state.window, frame.pts):
+        for event in state.alerts.evaluate(state.window, pts):
             state.alerts_raised += event.kind == "alert"
             messages.append(AlertMessage(stream_id=state.stream_id, **event.to_dict()).model_dump(exclude={"id"}))
         if (
             state.next_tick is None
-            or frame.pts >= state.next_tick
-            or frame.pts < state.next_tick - 2 * self.options.stats_interval_s
+            or pts >= state.next_tick
+            or pts < state.next_tick - 2 * self.options.stats_interval_s
         ):
-            state.next_tick = frame.pts + self.options.stats_interval_s
+            state.next_tick = pts + self.options.stats_interval_s
             messages.extend(self.stats_messages(state))
         return messages
 
