@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        """Compose passes ``${EMOTION_API_KEY:-}``: an empty value means no key, not the empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("polarity_map")
     @classmethod
     def _check_polarity(cls, value: dict[str, str]) -> dict[str, str]:
