@@ -60,14 +60,17 @@ def get_stats(
     registry: RegistryDep,
     client: RedisDep,
     keys: KeysDep,
-    window: Annotated[float | None, Query(gt=0, le=3600, description="window length, media seconds")] = None,
+    settings: SettingsDep,
+    window: Annotated[
+        float | None, Query(gt=0, le=3600, description="window length, media seconds (default: the service's)")
+    ] = None,
     track: Annotated[int | None, Query(ge=1, description="only this face track")] = None,
 ) -> StatsResponse:
     """Window statistics: positive / negative / neutral shares over face-frames, valence, arousal, dominant emotion."""
     if window is None and track is None:
         latest = registry.latest_stats(info.id)
         return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**latest) if latest else None)
-    window_s = window or 60.0
+    window_s = window or settings.window_s
     frames = observations_from_history(recent_messages(client, keys, info.id, window_s))
     if not frames:
         return StatsResponse(stream_id=info.id, status=info.status, stats=None)
