@@ -25,7 +25,7 @@ from service.analytics import (
     render_spatial_png,
     render_temporal_png,
 )
-from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, StreamDep
+from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
 from service.api.history import read_page, recent_messages
 from service.schemas import AlertMessage, AlertPage, AlertRuleSpec, ErrorBody, StatsEvent, StreamStatus
 from service.timeline import observations_from_history, rule_from_spec
