@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.analytics.observations import POLARITIES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_POLARITY = {
@@ -22,7 +24,6 @@ DEFAULT_POLARITY = {
     "neutral": "neutral",
     "surprise": "neutral",
 }
-POLARITIES = ("positive", "negative", "neutral")
 
 
 class Settings(BaseSettings):

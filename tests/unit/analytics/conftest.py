@@ -7,16 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from service.analytics import CLASSES, FaceObservation, FrameObservation
+from service.config import DEFAULT_POLARITY
 
-POLARITY_OF = {
-    "happy": "positive",
-    "angry": "negative",
-    "disgust": "negative",
-    "fear": "negative",
-    "sad": "negative",
-    "neutral": "neutral",
-    "surprise": "neutral",
-}
+POLARITY_OF = DEFAULT_POLARITY
 
 
 def make_face(
