@@ -23,7 +23,9 @@ def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
     spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before any model loads
     analyzer = build_analyzer(settings)
     state = analyzer.new_stream("eval")
-    source = VideoSource(spec, SourceOptions(analysis_fps=fps), threading.Event())
+    source = VideoSource(
+        spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side), threading.Event()
+    )
     faces: list[dict] = []
     frames = 0
     for frame in source.frames():

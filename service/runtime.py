@@ -37,12 +37,12 @@ def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> Frame
     return FrameAnalyzer(detector, classifier, options, timer)
 
 
-def build_worker(settings: Settings, target: RedisTarget, analyzer: FrameAnalyzer | None = None) -> Worker:
+def build_worker(settings: Settings, target: RedisTarget) -> Worker:
     client = target.client()
     keys = Keys(settings.key_prefix)
     return Worker(
         settings,
         StreamRegistry(client, keys),
         Publisher(client, keys, settings.events_maxlen),
-        analyzer or build_analyzer(settings),
+        build_analyzer(settings),
     )

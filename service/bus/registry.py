@@ -77,8 +77,10 @@ class StreamRegistry:
         infos = [_to_info(record) for record in pipe.execute()]
         return sorted((i for i in infos if i is not None), key=lambda i: i.created_at)
 
-    def desired(self, stream_id: str) -> str | None:
-        return self.client.hget(self.keys.stream(stream_id), "desired")
+    def control(self, stream_id: str) -> tuple[str | None, int]:
+        """What a worker polls: the desired state (``run``/``stop``, None once purged) and the rules version."""
+        desired, version = self.client.hmget(self.keys.stream(stream_id), "desired", "rules_version")
+        return desired, int(version or 0)
 
     def set_status(
         self, stream_id: str, status: StreamStatus, reason: str | None = None, worker: str | None = None
@@ -101,9 +103,6 @@ class StreamRegistry:
         pipe.hset(self.keys.stream(stream_id), "alert_rules", _rules_json(rules))
         pipe.hincrby(self.keys.stream(stream_id), "rules_version", 1)
         pipe.execute()
-
-    def rules_version(self, stream_id: str) -> int:
-        return int(self.client.hget(self.keys.stream(stream_id), "rules_version") or 0)
 
     def set_suppressed_counts(self, stream_id: str, counts: dict[str, int]) -> None:
         self.client.hset(self.keys.stream(stream_id), "suppressed_counts", json.dumps(counts))

@@ -164,9 +164,11 @@ class Worker:
                 log.warning("lost lease of stream %s; dropping it", stream_id)
                 job.stop.set()
                 self.jobs.pop(stream_id)
-            elif self.registry.desired(stream_id) != "run":
+                continue
+            desired, version = self.registry.control(stream_id)
+            if desired != "run":
                 job.stop.set()
-            elif (version := self.registry.rules_version(stream_id)) != job.rules_version:
+            elif version != job.rules_version:
                 self._apply_rules(job, version)
         if len(self.jobs) < self.settings.max_streams_per_worker:
             for stream_id in self.registry.claimable():
@@ -206,7 +208,7 @@ class Worker:
         queue: FrameQueue[VideoFrame] = FrameQueue(
             self.settings.frame_queue_size, drop_oldest=spec.live or info.realtime
         )
-        job = StreamJob(info, source, queue, analysis, stop=stop, rules_version=self.registry.rules_version(stream_id))
+        job = StreamJob(info, source, queue, analysis, stop=stop, rules_version=self.registry.control(stream_id)[1])
         job.thread = threading.Thread(target=job.decode, name=f"decode-{stream_id}", daemon=True)
         self.jobs[stream_id] = job
         self.registry.set_status(stream_id, StreamStatus.STARTING, None, worker=self.worker_id)
@@ -253,9 +255,8 @@ class Worker:
             return True
         for stream_id, stream_messages in messages.items():
             self.publisher.emit(stream_id, stream_messages)
-            job = self.jobs[stream_id]
-            if job.analysis.latest_stats is not None:
-                self.registry.set_latest_stats(stream_id, job.analysis.latest_stats)
+            if any(m["type"] == "stats" and m["track_id"] is None for m in stream_messages):  # a tick: new stats
+                self.registry.set_latest_stats(stream_id, self.jobs[stream_id].analysis.latest_stats)
         now = time.monotonic()
         self.latencies_ms.extend((now - frame.decoded_at) * 1000 for _, frame in batch)
         for job, frame in batch:
@@ -297,7 +298,7 @@ class Worker:
             messages = []
             if job.analysis.frames_analysed:
                 messages.extend(self.analyzer.stats_messages(job.analysis))
-                self.registry.set_latest_stats(stream_id, job.analysis.latest_stats or {})
+                self.registry.set_latest_stats(stream_id, job.analysis.latest_stats)
             messages.append(
                 StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=job.analysis.last_pts).model_dump(
                     mode="json", exclude={"id"}
