@@ -165,28 +165,21 @@ def _heatmap(
     bin_s: float,
 ) -> Response:
     frames = observations_from_history(recent_messages(client, keys, stream_id, window))
-    if kind == "spatial":
-        heatmap = SpatialHeatmap(track_id=track, max_window_s=window or 600.0)
-        for frame in frames:
-            heatmap.add(frame)
-        data = heatmap.to_dict()
-        if format == "json":
-            return Response(content=_json(data), media_type="application/json")
-        jpeg = registry.keyframe(stream_id)
-        keyframe = None
-        if jpeg:
-            decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            keyframe = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB) if decoded is not None else None
-        title = f"stream {stream_id}" + (f", track {track}" if track else "")
-        return Response(content=render_spatial_png(data, keyframe, polarity, title=title), media_type="image/png")
-    temporal = TemporalHeatmap(bin_s=bin_s)
+    heatmap = (
+        SpatialHeatmap(track_id=track, max_window_s=window or 600.0) if kind == "spatial" else TemporalHeatmap(bin_s)
+    )
     for frame in frames:
-        temporal.add(frame)
-    data = temporal.to_dict(track_id=track)
+        heatmap.add(frame)
+    data = heatmap.to_dict() if kind == "spatial" else heatmap.to_dict(track_id=track)
     if format == "json":
         return Response(content=_json(data), media_type="application/json")
     title = f"stream {stream_id}" + (f", track {track}" if track else "")
-    return Response(content=render_temporal_png(data, title=title), media_type="image/png")
+    if kind == "temporal":
+        return Response(content=render_temporal_png(data, title=title), media_type="image/png")
+    jpeg = registry.keyframe(stream_id)
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) if jpeg else None
+    keyframe = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB) if decoded is not None else None
+    return Response(content=render_spatial_png(data, keyframe, polarity, title=title), media_type="image/png")
 
 
 def _json(data: dict) -> bytes:
