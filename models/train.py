@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from models.checkpoint import save_weights, sha256_of, write_manifest_entry
 from models.circumplex import expected_valence_arousal
+from models.device import resolve_device
 from models.emotion_net import MODEL_CONFIGS, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
@@ -64,11 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: no such data file: {args.data}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if args.device == "auto" else args.device)
-    )
+    device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     train = load_split(args.data, "Training")
     images, labels, votes = train.images, train.labels, train.votes

@@ -6,12 +6,13 @@ import logging
 
 import torch
 
+from models.device import resolve_device
 from service.bus.connection import RedisTarget
 from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.emotion.classifier import EmotionClassifier, resolve_device
+from service.emotion.classifier import EmotionClassifier
 from service.vision.detector import FaceDetector
 from service.worker.analyzer import AnalysisOptions, FrameAnalyzer
 from service.worker.runner import Worker

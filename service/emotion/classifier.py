@@ -27,13 +27,6 @@ class FaceEmotion:
     arousal: float
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; anything else is passed to torch as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class EmotionClassifier:
     def __init__(self, weights_dir: Path, model_name: str, device: torch.device, polarity_map: dict[str, str]) -> None:
         self.model, self.manifest_entry = load_model(weights_dir, model_name, device)
