@@ -63,15 +63,22 @@ class EmotionNet(nn.Module):
         self.expression = nn.Linear(dim, len(config.classes))
         self.valence_arousal = nn.Linear(dim, 2)
 
-    def embed(self, faces: torch.Tensor) -> torch.Tensor:
-        """Normalised (N, C, H, W) faces in [0, 1] -> pooled deepest features (N, D)."""
-        x = (faces - self.config.mean) / self.config.std
-        return self.backbone(x)[-1].mean(dim=(2, 3))
+    def normalise(self, faces: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) faces in [0, 1] -> the standardised input the backbone was trained on."""
+        return (faces - self.config.mean) / self.config.std
 
-    def forward(self, faces: torch.Tensor) -> EmotionOutput:
-        embedding = self.embed(faces)
+    def embed(self, faces: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) faces in [0, 1] -> pooled deepest features (N, D)."""
+        return self.backbone(self.normalise(faces))[-1].mean(dim=(2, 3))
+
+    def heads(self, deepest: torch.Tensor) -> EmotionOutput:
+        """Deepest backbone level D′4 (N, D, h, w) -> expression, valence/arousal and the pooled embedding."""
+        embedding = deepest.mean(dim=(2, 3))
         hidden = self.dropout(embedding)
         return EmotionOutput(self.expression(hidden), torch.tanh(self.valence_arousal(hidden)), embedding)
+
+    def forward(self, faces: torch.Tensor) -> EmotionOutput:
+        return self.heads(self.backbone(self.normalise(faces))[-1])
 
 
 def create_model(name: str) -> EmotionNet:

@@ -64,8 +64,15 @@ def soft_targets(labels: torch.Tensor, votes: torch.Tensor, vote_weight: float, 
     return torch.where(has_votes, mixed, one_hot)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random affine (±12°, ×0.88–1.12, ±10 % shift), h-flip, contrast/brightness, erasing."""
+def augment(
+    images: torch.Tensor, generator: torch.Generator, masks: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Random affine (±12°, ×0.88–1.12, ±10 % shift), h-flip, contrast/brightness, erasing.
+
+    ``masks`` (M, 1, H, W) saliency targets of the first M ≤ N images, when given, get the same geometric
+    warp as their images (and no photometric change or erasing: an occluded face is still a face).
+    Returns (images, masks or None).
+    """
     n = images.shape[0]
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
@@ -84,6 +91,9 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    warped_masks = None
+    if masks is not None:
+        warped_masks = F.grid_sample(masks, grid[: len(masks)], mode="bilinear", padding_mode="zeros", align_corners=False)
     contrast = uniform(0.7, 1.3)[:, None, None, None]
     brightness = uniform(-0.12, 0.12)[:, None, None, None]
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
@@ -97,4 +107,4 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
             torch.randint(0, size - w, (1,), generator=generator).item(),
         )
         out[i, :, y : y + h, x : x + w] = torch.rand(1, generator=generator).item()
-    return out
+    return out, warped_masks

@@ -2,9 +2,13 @@
 
     python -m models.train --data ../shared/data/fer2013_trainval.npz --epochs 24
 
-Training rows train; PublicTest rows pick the best epoch (no other split is touched). Seeded and
-resumable: every epoch writes ``<run-dir>/last.pt``; ``--resume`` continues from it. At the end the best
-epoch is exported to ``weights/`` with its manifest entry (sha256, config, data, split, metrics, command).
+Training rows train; PublicTest rows pick the best epoch (no other split is touched). With
+``--saliency`` (masks from ``python -m models.saliency_targets``) the top-down saliency decoder (Eq. 8)
+runs on the first ``--saliency-share`` faces of every batch and the multi-task loss (Eq. 9–11, learnable
+weights) balances saliency BCE, expression and valence/arousal; the decoder is a training-time auxiliary
+and is not exported. Seeded and resumable: every epoch writes ``<run-dir>/last.pt``; ``--resume``
+continues from it. At the end the best epoch is exported to ``weights/`` with its manifest entry (sha256,
+config, data, split, metrics, command).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 from models.checkpoint import save_weights, sha256_of, write_manifest_entry
 from models.circumplex import expected_valence_arousal
@@ -25,6 +29,8 @@ from models.device import resolve_device
 from models.emotion_net import MODEL_CONFIGS, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
+from models.multitask_loss import TASKS, MultiTaskLoss
+from models.saliency_decoder import SaliencyDecoder
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +43,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--vote-weight", type=float, default=0.4, help="share of the FER+ vote distribution in targets")
     parser.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the original label")
-    parser.add_argument("--va-weight", type=float, default=0.5, help="weight of the derived valence/arousal loss")
+    parser.add_argument("--saliency", type=Path, default=None, help="saliency masks npz (models.saliency_targets)")
+    parser.add_argument("--saliency-share", type=int, default=32, help="faces per batch that also train the decoder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -58,6 +65,18 @@ def _commit() -> str:
         return "unknown"
 
 
+def _load_masks(path: Path | None, rows: int) -> torch.Tensor | None:
+    """uint8 (N, 1, 48, 48) saliency masks aligned with the Training rows, or None without --saliency."""
+    if path is None:
+        return None
+    if not path.is_file():
+        sys.exit(f"error: no saliency masks at {path}; build them with python -m models.saliency_targets")
+    masks = np.load(path)["masks"]
+    if len(masks) != rows:
+        sys.exit(f"error: {path} holds {len(masks)} masks for {rows} Training rows; rebuild it")
+    return torch.from_numpy(masks).unsqueeze(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     commit = _commit()  # the code that trains, recorded before anything can change the tree
@@ -72,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit:
         images, labels, votes = images[: args.limit], labels[: args.limit], votes[: args.limit]
     targets = soft_targets(labels, votes, args.vote_weight, args.smoothing)
+    masks = _load_masks(args.saliency, len(train.images))
+    if masks is not None and args.limit:
+        masks = masks[: args.limit]
 
     model = create_model(args.model)
     if args.init is not None:
@@ -80,9 +102,17 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"error: {args.init} holds {payload['config']['name']!r}, not {args.model!r}")
         model.load_state_dict(payload["state_dict"])
         print(f"initialised from {args.init}", flush=True)
-    model = model.to(device)
+    model = model.to(device, memory_format=torch.channels_last)  # ~30 % faster convolutions on CPU too
+    decoder = SaliencyDecoder(model.config.widths, fusion="paper").to(device, memory_format=torch.channels_last)
+    balance = MultiTaskLoss().to(device)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay
+        [
+            {"params": [*model.parameters(), *decoder.parameters()], "weight_decay": args.weight_decay},
+            {"params": balance.parameters(), "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+        momentum=0.9,
+        nesterov=True,
     )
     steps_per_epoch = (len(images) + args.batch_size - 1) // args.batch_size
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -95,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume and last_path.is_file():
         state = torch.load(last_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
+        decoder.load_state_dict(state["decoder"])
+        balance.load_state_dict(state["balance"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
@@ -108,31 +140,46 @@ def main(argv: list[str] | None = None) -> None:
         order = torch.randperm(len(images), generator=generator)
         for step in range(steps_per_epoch):
             index = order[step * args.batch_size : (step + 1) * args.batch_size]
-            batch = augment(images[index], generator).to(device, non_blocking=True)
+            share = index[: args.saliency_share] if masks is not None else index[:0]
+            extra = None if masks is None else masks[share].float().div_(255.0)
+            faces, warped = augment(images[index], generator, extra)
+            faces = faces.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             target = targets[index].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = model(batch)
+                levels = model.backbone(model.normalise(faces))
+                out = model.heads(levels[-1])
+                saliency = decoder([level[: len(share)] for level in levels]) if warped is not None else None
             logits = out.logits.float()
-            loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-            loss = loss + args.va_weight * F.mse_loss(out.valence_arousal.float(), expected_valence_arousal(target))
+            terms = balance(
+                expression_logits=logits,
+                expression_target=target,
+                valence_arousal=out.valence_arousal.float(),
+                valence_arousal_target=expected_valence_arousal(target),
+                image_masks=None if saliency is None else [x.float() for x in saliency.logits],
+                image_target=None if warped is None else warped.to(device),
+            )
+            loss = terms.total
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             seen += len(index)
-            loss_sum += loss.item() * len(index)
+            loss_sum += terms.parts["expression"].item() * len(index)
             correct += (logits.argmax(1).cpu() == labels[index]).sum().item()
             if step % 50 == 0:
                 print(
                     f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
-                    f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f}",
+                    f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f} "
+                    + " ".join(f"{k}={v.item():.3f}" for k, v in terms.parts.items())
+                    + " weights "
+                    + " ".join(f"{k}={v.item():.2f}" for k, v in terms.weights.items()),
                     flush=True,
                 )
         result = evaluate(model, args.data, "PublicTest", flip_tta=True)
         original = result["original"]
         record = {
             "epoch": epoch + 1,
-            "train_loss": loss_sum / seen,
+            "train_expression_loss": loss_sum / seen,
             "train_acc": correct / seen,
             "accuracy": original["accuracy"],
             "macro_f1": original["macro_f1"],
@@ -146,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.save(
             {
                 "model": model.state_dict(),
+                "decoder": decoder.state_dict(),
+                "balance": balance.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "generator": generator.get_state(),
@@ -180,6 +229,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.vote_weight}*FER+ vote distribution; "
             "valence/arousal targets derived: circumplex coordinates averaged under the class target "
             "(FER2013 has no V/A labels)",
+            "saliency": (
+                f"decoder (Eq. 8, fusion 'paper') on {args.saliency_share} faces per batch; masks {args.saliency.name} "
+                "from MTCNN boxes and landmarks (models/saliency_targets.py); tasks balanced by learned "
+                "log-variances "
+                + json.dumps({k: round(float(v), 3) for k, v in zip(TASKS, balance.log_vars, strict=True)})
+                if masks is not None
+                else "none (expression and valence/arousal balanced by learned log-variances)"
+            ),
             "metrics": {
                 "publictest_original": best["metrics"]["original"],
                 "publictest_ferplus_majority": best["metrics"].get("ferplus_majority"),
