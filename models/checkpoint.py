@@ -13,8 +13,16 @@ import json
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from models.emotion_net import EmotionNet, EmotionNetConfig
+from models.temporal_head import TemporalEmotionHead, TemporalHeadConfig
+
+# A checkpoint names its kind, so one loader rebuilds any of the project's networks from its config.
+KINDS: dict[str, tuple[type, type[nn.Module]]] = {
+    "emotion_net": (EmotionNetConfig, EmotionNet),
+    "temporal_head": (TemporalHeadConfig, TemporalEmotionHead),
+}
 
 
 class WeightsError(RuntimeError):
@@ -29,11 +37,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_weights(model: EmotionNet, path: Path) -> str:
-    """Writes config + state dict (fp32) and returns the file's sha256."""
+def kind_of(model: nn.Module) -> str:
+    for kind, (_, cls) in KINDS.items():
+        if type(model) is cls:
+            return kind
+    raise TypeError(f"{type(model).__name__} is not a checkpointable network; known: {sorted(KINDS)}")
+
+
+def save_weights(model: nn.Module, path: Path) -> str:
+    """Writes kind + config + state dict (fp32) and returns the file's sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().float() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
-    torch.save({"config": model.config.to_dict(), "state_dict": state}, path)
+    torch.save({"kind": kind_of(model), "config": model.config.to_dict(), "state_dict": state}, path)
     return sha256_of(path)
 
 
@@ -54,8 +69,10 @@ def write_manifest_entry(weights_dir: Path, name: str, entry: dict) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def load_model(weights_dir: Path, name: str, device: torch.device | str = "cpu") -> tuple[EmotionNet, dict]:
-    """Loads model ``name`` from ``weights_dir`` after checking its sha256; returns (model in eval mode, entry)."""
+def load_model(
+    weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str = "emotion_net"
+) -> tuple[nn.Module, dict]:
+    """Loads model ``name`` of ``kind`` after checking its sha256; returns (model in eval mode, manifest entry)."""
     manifest = read_manifest(weights_dir)
     entry = manifest.get("models", {}).get(name)
     if entry is None:
@@ -70,8 +87,11 @@ def load_model(weights_dir: Path, name: str, device: torch.device | str = "cpu")
         raise WeightsError(f"weights file {path} has sha256 {actual}, manifest says {entry['sha256']}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        config = EmotionNetConfig.from_dict(payload["config"])
-        model = EmotionNet(config)
+        found = payload.get("kind", "emotion_net")  # files from before kinds were recorded hold an EmotionNet
+        if found != kind:
+            raise WeightsError(f"weights file {path} for model {name!r} holds a {found}, not a {kind}")
+        config_cls, model_cls = KINDS[kind]
+        model = model_cls(config_cls.from_dict(payload["config"]))
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError) as exc:
         raise WeightsError(f"weights file {path} does not match its architecture: {exc}") from exc

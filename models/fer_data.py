@@ -93,7 +93,9 @@ def augment(
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
     warped_masks = None
     if masks is not None:
-        warped_masks = F.grid_sample(masks, grid[: len(masks)], mode="bilinear", padding_mode="zeros", align_corners=False)
+        warped_masks = F.grid_sample(
+            masks, grid[: len(masks)], mode="bilinear", padding_mode="zeros", align_corners=False
+        )
     contrast = uniform(0.7, 1.3)[:, None, None, None]
     brightness = uniform(-0.12, 0.12)[:, None, None, None]
     mean = out.mean(dim=(1, 2, 3), keepdim=True)

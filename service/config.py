@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # models
     weights_dir: Path = Field(REPO_ROOT / "weights", description="folder with manifest.json and checkpoints")
     model_name: str = Field("emotion", description="model name in the weights manifest")
+    label_margin: float = Field(0.1, ge=0, le=1, description="a new label must lead the shown one by this much...")
+    label_hold_s: float = Field(0.3, ge=0, description="...for this long (media seconds) before a track shows it")
+    temporal_model: str | None = Field(
+        "temporal", description="temporal head in the weights manifest; empty = per-frame labels only"
+    )
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N]")
     polarity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_POLARITY))
 
@@ -82,10 +87,10 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "temporal_model", mode="before")
     @classmethod
-    def _empty_key_is_no_key(cls, value: object) -> object:
-        """Compose passes ``${EMOTION_API_KEY:-}``: an empty value means no key, not the empty key."""
+    def _empty_is_none(cls, value: object) -> object:
+        """Compose passes ``${EMOTION_API_KEY:-}``: an empty value means none, not the empty string."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("polarity_map")

@@ -2,7 +2,8 @@
 
 Prints, for the clip's main face track (the one seen in most analysed frames), the label of every analysed
 frame, the label flip rate (share of consecutive analysed frames whose label differs) and, per second of
-media time, the polarity mix. Stability matters as much as accuracy for a live timeline.
+media time, the polarity mix. Stability matters as much as accuracy for a live timeline. The flip rate of
+the per-frame model alone (``frame_label``, before the temporal head) is printed beside it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
         "tracks": len(tracks),
         "main_track_frames": len(main),
         "flip_rate": round(flip_rate(labels), 4),
+        "per_frame_flip_rate": round(flip_rate([f["frame_label"] for f in main]), 4),
         "labels": [[round(f["pts"], 2), f["label"], round(f["confidence"], 3)] for f in main],
         "per_second_polarity": {
             second: {p: round(c / sum(counts.values()), 3) for p, c in sorted(counts.items())}
@@ -63,7 +65,7 @@ def run_eval_video(settings: Settings, clip: str, fps: float, as_json: bool) -> 
     )
     print("per-frame labels (media s, label, confidence):")
     print("  " + "  ".join(f"{pts:.1f}:{label}({conf:.2f})" for pts, label, conf in result["labels"]))
-    print(f"label flip rate: {result['flip_rate']:.4f}")
+    print(f"label flip rate: {result['flip_rate']:.4f} (per-frame model alone: {result['per_frame_flip_rate']:.4f})")
     print("per-second polarity:")
     for second, mix in result["per_second_polarity"].items():
         print(f"  {second:>4d}s  " + "  ".join(f"{p}={v:.2f}" for p, v in mix.items()))

@@ -13,6 +13,7 @@ from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
+from service.emotion.temporal import TrackTemporal
 from service.vision.detector import FaceDetector
 from service.worker.analyzer import AnalysisOptions, FrameAnalyzer
 from service.worker.runner import Worker
@@ -29,13 +30,23 @@ def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> Frame
     if device.type == "cpu" and torch.get_num_threads() > 4:
         torch.set_num_threads(4)  # leave cores for the decode threads
     classifier = EmotionClassifier(settings.weights_dir, settings.model_name, device, settings.polarity_map)
+    temporal = None
+    if settings.temporal_model:
+        temporal = TrackTemporal(
+            settings.weights_dir, settings.temporal_model, classifier.manifest_entry["sha256"], device
+        )
     detector = FaceDetector(
         device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds, settings.min_face_score
     )
     options = AnalysisOptions(
-        settings.window_s, settings.stats_interval_s, settings.track_iou, settings.track_max_age_s
+        settings.window_s,
+        settings.stats_interval_s,
+        settings.track_iou,
+        settings.track_max_age_s,
+        settings.label_margin,
+        settings.label_hold_s,
     )
-    return FrameAnalyzer(detector, classifier, options, timer)
+    return FrameAnalyzer(detector, classifier, options, timer, temporal)
 
 
 def build_worker(settings: Settings, target: RedisTarget) -> Worker:

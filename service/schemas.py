@@ -117,9 +117,10 @@ class FaceEvent(BaseModel):
     probs: dict[str, float] = Field(..., description="class -> probability, sums to 1")
     label: str
     polarity: Literal["positive", "negative", "neutral"]
-    confidence: float = Field(..., description="top class probability")
+    confidence: float = Field(..., description="probability of the shown label")
     valence: float | None = None
     arousal: float | None = None
+    frame_label: str | None = Field(None, description="the per-frame model's label, before the temporal head")
     frame_size: list[int] = Field(..., description="source frame width, height")
     latency_ms: float | None = Field(None, description="from frame decode to publish, milliseconds")
 

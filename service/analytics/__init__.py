@@ -7,6 +7,7 @@ reproduces the same numbers.
 from .alerts import DEFAULT_RULE, OPS, REASONS, AlertEngine, AlertEvent, AlertRule, Verification
 from .cuts import ShotCutDetector
 from .heatmaps import SpatialHeatmap, TemporalHeatmap
+from .label_hold import LabelHold
 from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
 from .render import render_spatial_png, render_temporal_png
 from .windows import METRICS, SlidingWindow, WindowStats
@@ -23,6 +24,7 @@ __all__ = [
     "AlertRule",
     "FaceObservation",
     "FrameObservation",
+    "LabelHold",
     "ShotCutDetector",
     "SlidingWindow",
     "SpatialHeatmap",

@@ -1,7 +1,9 @@
-"""Per-face emotion inference: aligned crops in, class probabilities, polarity and valence/arousal out.
+"""Per-face emotion inference: aligned crops in, class probabilities, valence/arousal and D′4 maps out.
 
 A thin shell over ``models``: it loads the checkpoint named in the weights manifest (a missing or
-mismatched file is a ``WeightsError`` at start-up), batches faces, and runs under autocast on CUDA.
+mismatched file is a ``WeightsError`` at start-up), batches faces, and runs under autocast on CUDA. The
+deepest backbone maps come back with the per-frame outputs so the temporal head can reuse them
+(``service.emotion.temporal``): the backbone runs once per face per frame.
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ import torch
 
 from models.checkpoint import load_model
 from service.vision.alignment import align_face
+
+
+@dataclass(frozen=True)
+class FrameInference:
+    """The per-frame network's outputs for a batch of faces."""
+
+    probs: np.ndarray  # (N, C)
+    valence_arousal: np.ndarray  # (N, 2)
+    maps: torch.Tensor  # (N, D, h, w) deepest backbone level, on the model's device
+
+    def __len__(self) -> int:
+        return len(self.probs)
 
 
 @dataclass(frozen=True)
@@ -45,19 +59,33 @@ class EmotionClassifier:
         return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if self.grey else face
 
     @torch.inference_mode()
-    def classify(self, crops: list[np.ndarray]) -> list[FaceEmotion]:
+    def infer(self, crops: list[np.ndarray]) -> FrameInference:
+        """Aligned crops -> per-frame probabilities, valence/arousal and the D′4 maps, one row per crop."""
         if not crops:
-            return []
+            empty = torch.zeros(0, self.model.backbone.out_channels, 1, 1, device=self.device)
+            return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty)
         batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
         batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
         batch = batch.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
-            out = self.model(batch)
-        probs = out.logits.float().softmax(dim=1).cpu().numpy()
-        va = out.valence_arousal.float().cpu().numpy()
+            deepest = self.model.backbone(self.model.normalise(batch))[-1]
+            out = self.model.heads(deepest)
+        return FrameInference(
+            out.logits.float().softmax(dim=1).cpu().numpy(), out.valence_arousal.float().cpu().numpy(), deepest.float()
+        )
+
+    def classify(self, crops: list[np.ndarray]) -> list[FaceEmotion]:
+        """Per-frame emotions of aligned crops (no temporal context)."""
+        frame = self.infer(crops)
+        return self.emotions(frame.probs, frame.valence_arousal)
+
+    def emotions(
+        self, probs: np.ndarray, valence_arousal: np.ndarray, labels: list[int] | None = None
+    ) -> list[FaceEmotion]:
+        """Rows of class probabilities and valence/arousal -> ``FaceEmotion``s labelled ``labels`` (or argmax)."""
         results = []
-        for row, (valence, arousal) in zip(probs, va, strict=True):
-            top = int(row.argmax())
+        chosen = labels if labels is not None else [int(row.argmax()) for row in probs]
+        for row, (valence, arousal), top in zip(probs, valence_arousal, chosen, strict=True):
             label = self.classes[top]
             results.append(
                 FaceEmotion(

@@ -1,9 +1,10 @@
-"""The per-frame pipeline: detect, align, classify, track, then window analytics, as wire messages.
+"""The per-frame pipeline: detect, track, align, classify, temporal head, then window analytics.
 
 Frames of all streams a worker holds are analysed together: detection runs once per group of same-size
-frames and the emotion model once over every face of the batch. Per-stream state (tracker, window, shot-cut
-detector, stats schedule) lives in ``StreamAnalysis``; the analytics themselves are the pure classes of
-``service.analytics``.
+frames, the emotion backbone once over every face of the batch, and the temporal head once over the cached
+windows of every tracked face (each face's label is the head's, over its track's last S frames).
+Per-stream state (tracker, feature cache, window, shot-cut detector, stats schedule) lives in
+``StreamAnalysis``; the analytics themselves are the pure classes of ``service.analytics``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
+from models.feature_cache import TrackFeatureCache
 from service.analytics import (
     AlertEngine,
     AlertRule,
     FrameObservation,
+    LabelHold,
     ShotCutDetector,
     SlidingWindow,
     WindowStats,
 )
 from service.emotion.classifier import EmotionClassifier, FaceEmotion
+from service.emotion.temporal import TrackTemporal
 from service.ingest.frames import VideoFrame
 from service.schemas import AlertMessage, FaceEvent, FrameEvent, StatsEvent
 from service.timeline import face_observation
@@ -37,6 +42,8 @@ class AnalysisOptions:
     stats_interval_s: float = 1.0
     track_iou: float = 0.3
     track_max_age_s: float = 1.5
+    label_margin: float = 0.1
+    label_hold_s: float = 0.3
 
 
 @dataclass
@@ -48,6 +55,8 @@ class StreamAnalysis:
     window: SlidingWindow
     cuts: ShotCutDetector
     alerts: AlertEngine
+    labels: LabelHold = field(default_factory=LabelHold)
+    features: TrackFeatureCache | None = None  # per-track D′4 maps for the temporal head
     next_tick: float | None = None
     frames_analysed: int = 0
     faces: int = 0
@@ -63,9 +72,11 @@ class FrameAnalyzer:
         classifier: EmotionClassifier,
         options: AnalysisOptions,
         timer: StageTimer | None = None,
+        temporal: TrackTemporal | None = None,
     ) -> None:
         self.detector = detector
         self.classifier = classifier
+        self.temporal = temporal
         self.options = options
         self.timer = timer or StageTimer()
 
@@ -76,11 +87,18 @@ class FrameAnalyzer:
             window=SlidingWindow(self.options.window_s),
             cuts=ShotCutDetector(),
             alerts=AlertEngine(rules),
+            labels=LabelHold(self.options.label_margin, self.options.label_hold_s),
+            features=self.temporal.new_cache() if self.temporal else None,
         )
 
     def analyze(self, batch: list[tuple[StreamAnalysis, VideoFrame]]) -> dict[str, list[dict]]:
         """Analyses frames of any streams; returns the messages to publish, per stream id, in frame order."""
         detections = self._detect([frame for _, frame in batch])
+        cuts = [state.cuts.update(frame.image) for state, frame in batch]
+        track_ids = [
+            state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
+            for (state, frame), dets in zip(batch, detections, strict=True)
+        ]
         with self.timer.stage("align", items=sum(len(d) for d in detections)):
             crops = [
                 self.classifier.crop(frame.image, d.landmarks)
@@ -88,15 +106,58 @@ class FrameAnalyzer:
                 for d in dets
             ]
         with self.timer.stage("infer", items=len(crops)):
-            emotions = self.classifier.classify(crops)
+            inferred = self.classifier.infer(crops)
+            per_frame = self.classifier.emotions(inferred.probs, inferred.valence_arousal)
+        with self.timer.stage("temporal", items=len(crops)):
+            if self.temporal:
+                probs, valence_arousal = self._temporal(batch, cuts, track_ids, inferred.maps)
+            else:
+                probs, valence_arousal = inferred.probs, inferred.valence_arousal
+            shown = self._held_labels(batch, cuts, track_ids, probs)
+            emotions = self.classifier.emotions(probs, valence_arousal, shown)
         out: dict[str, list[dict]] = defaultdict(list)
         cursor = 0
         with self.timer.stage("analytics", items=len(batch)):
-            for (state, frame), dets in zip(batch, detections, strict=True):
+            for (state, frame), dets, ids, cut in zip(batch, detections, track_ids, cuts, strict=True):
                 faces = emotions[cursor : cursor + len(dets)]
+                raw = per_frame[cursor : cursor + len(dets)]
                 cursor += len(dets)
-                out[state.stream_id].extend(self._frame_messages(state, frame, dets, faces))
+                out[state.stream_id].extend(self._frame_messages(state, frame, cut, dets, ids, faces, raw))
         return out
+
+    def _temporal(
+        self,
+        batch: list[tuple[StreamAnalysis, VideoFrame]],
+        cuts: list[bool],
+        track_ids: list[list[int]],
+        maps: torch.Tensor,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pushes every face's D′4 map into its track's cache; (probs, V/A) of each face from its track's window.
+
+        A shot cut empties the stream's cache: the frames before it show another shot, and a label must not
+        carry over into it.
+        """
+        assert self.temporal is not None
+        items = []
+        for (state, frame), ids, cut in zip(batch, track_ids, cuts, strict=True):
+            assert state.features is not None
+            state.features.prune(() if cut else (track.track_id for track in state.tracker.tracks))
+            for tid in ids:
+                items.append((state.features, tid, frame.pts, maps[len(items)]))
+        probs, valence_arousal, _ = self.temporal.update(items)
+        return probs, valence_arousal
+
+    @staticmethod
+    def _held_labels(
+        batch: list[tuple[StreamAnalysis, VideoFrame]], cuts: list[bool], track_ids: list[list[int]], probs: np.ndarray
+    ) -> list[int]:
+        """The label each face shows (``LabelHold``); a cut starts every track's label afresh."""
+        shown: list[int] = []
+        for (state, frame), ids, cut in zip(batch, track_ids, cuts, strict=True):
+            state.labels.keep_only(() if cut else (track.track_id for track in state.tracker.tracks))
+            for tid in ids:
+                shown.append(state.labels.decide(tid, frame.pts, probs[len(shown)]))
+        return shown
 
     def _detect(self, frames: list[VideoFrame]) -> list[list[Detection]]:
         by_size: dict[tuple[int, ...], list[int]] = defaultdict(list)
@@ -110,11 +171,17 @@ class FrameAnalyzer:
         return results
 
     def _frame_messages(
-        self, state: StreamAnalysis, frame: VideoFrame, dets: list[Detection], faces: list[FaceEmotion]
+        self,
+        state: StreamAnalysis,
+        frame: VideoFrame,
+        cut: bool,
+        dets: list[Detection],
+        track_ids: list[int],
+        faces: list[FaceEmotion],
+        per_frame: list[FaceEmotion],
     ) -> list[dict]:
         """Wire messages of one frame; the analytics consume those same messages, as a history replay does."""
         pts = round(frame.pts, 4)
-        track_ids = state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
         latency_ms = round((time.monotonic() - frame.decoded_at) * 1000, 1)
         scale = frame.scale
         messages: list[dict] = [
@@ -132,12 +199,12 @@ class FrameAnalyzer:
                 confidence=round(f.confidence, 4),
                 valence=round(f.valence, 4),
                 arousal=round(f.arousal, 4),
+                frame_label=raw.label,
                 frame_size=list(frame.source_size),
                 latency_ms=latency_ms,
             ).model_dump(exclude={"id"})
-            for d, f, tid in zip(dets, faces, track_ids, strict=True)
+            for d, f, raw, tid in zip(dets, faces, per_frame, track_ids, strict=True)
         ]
-        cut = state.cuts.update(frame.image)
         state.window.add(FrameObservation(pts=pts, faces=tuple(map(face_observation, messages)), cut=cut))
         state.frames_analysed += 1
         state.faces += len(dets)
