@@ -1,7 +1,9 @@
 """``python -m service bench``: the whole pipeline on a clip, with throughput and per-stage latency.
 
-Stages: decode (PyAV decode + sampling + conversion of sampled frames), detect (MTCNN), align, infer
-(emotion model), analytics (tracker, windows, messages), publish (Redis XADD + PUBLISH), plus the
+Stages: decode (PyAV decode + sampling + conversion of sampled frames), detect (MTCNN), track (shot-cut
+detector and IoU tracker), align, infer
+(emotion backbone and heads), temporal (the temporal head over each track's cached window, and the
+label hold), analytics (windows, alerts, messages), publish (Redis XADD + PUBLISH), plus the
 backbone's cost per face at batch 8 and the latency from a frame leaving the decoder to its publication.
 """
 
@@ -98,7 +100,7 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
             f"p50 {latency['p50']} ms, p95 {latency['p95']} ms"
         )
         print(f"{'stage':<10} {'calls':>6} {'items':>6} {'ms/call':>9} {'ms/item':>9}")
-        for name in ("decode", "detect", "align", "infer", "analytics", "publish"):
+        for name in ("decode", "detect", "track", "align", "infer", "temporal", "analytics", "publish"):
             s = result["stages"].get(name)
             if s:
                 print(f"{name:<10} {s['calls']:>6} {s['items']:>6} {s['ms_per_call']:>9.2f} {s['ms_per_item']:>9.2f}")

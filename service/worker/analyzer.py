@@ -94,11 +94,12 @@ class FrameAnalyzer:
     def analyze(self, batch: list[tuple[StreamAnalysis, VideoFrame]]) -> dict[str, list[dict]]:
         """Analyses frames of any streams; returns the messages to publish, per stream id, in frame order."""
         detections = self._detect([frame for _, frame in batch])
-        cuts = [state.cuts.update(frame.image) for state, frame in batch]
-        track_ids = [
-            state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
-            for (state, frame), dets in zip(batch, detections, strict=True)
-        ]
+        with self.timer.stage("track", items=len(batch)):
+            cuts = [state.cuts.update(frame.image) for state, frame in batch]
+            track_ids = [
+                state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
+                for (state, frame), dets in zip(batch, detections, strict=True)
+            ]
         with self.timer.stage("align", items=sum(len(d) for d in detections)):
             crops = [
                 self.classifier.crop(frame.image, d.landmarks)
