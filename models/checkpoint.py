@@ -69,6 +69,15 @@ def write_manifest_entry(weights_dir: Path, name: str, entry: dict) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def publish_weights(best: Path, export_dir: Path, name: str, entry: dict) -> Path:
+    """Copies a run's best checkpoint to ``export_dir/<name>.pt`` and records it (file, sha256, ``entry``)."""
+    target = export_dir / f"{name}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(best.read_bytes())
+    write_manifest_entry(export_dir, name, {"file": target.name, "sha256": sha256_of(target), **entry})
+    return target
+
+
 def load_model(
     weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str = "emotion_net"
 ) -> tuple[nn.Module, dict]:

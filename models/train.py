@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import save_weights, sha256_of, write_manifest_entry
+from models.checkpoint import publish_weights, save_weights
 from models.circumplex import expected_valence_arousal
 from models.device import resolve_device
 from models.emotion_net import MODEL_CONFIGS, create_model
@@ -211,15 +211,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.no_export:
         return
-    target_file = args.export_dir / f"{args.export_name}.pt"
-    target_file.parent.mkdir(parents=True, exist_ok=True)
-    target_file.write_bytes((args.run_dir / "best.pt").read_bytes())
-    write_manifest_entry(
+    target_file = publish_weights(
+        args.run_dir / "best.pt",
         args.export_dir,
         args.export_name,
         {
-            "file": target_file.name,
-            "sha256": sha256_of(target_file),
             "architecture": create_model(args.model).config.to_dict(),
             "parameters": sum(p.numel() for p in model.parameters()),
             "data": f"{args.data.name}: FER2013 images with FER+ votes (see ../shared/data/README.md)",

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
-from models.checkpoint import load_model, save_weights, sha256_of, write_manifest_entry
+from models.checkpoint import load_model, publish_weights, save_weights
 from models.circumplex import expected_valence_arousal
 from models.device import resolve_device
 from models.emotion_net import EmotionNet
@@ -248,14 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"best step {best['step']}: " + json.dumps(best), flush=True)
     if args.no_export:
         return
-    target_file = args.export_dir / f"{args.export_name}.pt"
-    target_file.write_bytes((run_dir / "best.pt").read_bytes())
-    write_manifest_entry(
+    target_file = publish_weights(
+        run_dir / "best.pt",
         args.export_dir,
         args.export_name,
         {
-            "file": target_file.name,
-            "sha256": sha256_of(target_file),
             "kind": "temporal_head",
             "architecture": head.config.to_dict(),
             "parameters": sum(p.numel() for p in head.parameters()),
