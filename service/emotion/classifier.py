@@ -27,9 +27,6 @@ class FrameInference:
     valence_arousal: np.ndarray  # (N, 2)
     maps: torch.Tensor  # (N, D, h, w) deepest backbone level, on the model's device
 
-    def __len__(self) -> int:
-        return len(self.probs)
-
 
 @dataclass(frozen=True)
 class FaceEmotion:

@@ -100,6 +100,8 @@ class FrameAnalyzer:
                 state.tracker.update(np.array([d.box for d in dets]).reshape(-1, 4), frame.pts)
                 for (state, frame), dets in zip(batch, detections, strict=True)
             ]
+            for (state, _), cut in zip(batch, cuts, strict=True):
+                self._forget_ended_tracks(state, cut)
         with self.timer.stage("align", items=sum(len(d) for d in detections)):
             crops = [
                 self.classifier.crop(frame.image, d.landmarks)
@@ -108,41 +110,41 @@ class FrameAnalyzer:
             ]
         with self.timer.stage("infer", items=len(crops)):
             inferred = self.classifier.infer(crops)
-            per_frame = self.classifier.emotions(inferred.probs, inferred.valence_arousal)
+            frame_labels = [self.classifier.classes[int(i)] for i in inferred.probs.argmax(axis=1)]
         with self.timer.stage("temporal", items=len(crops)):
             if self.temporal:
-                probs, valence_arousal = self._temporal(batch, cuts, track_ids, inferred.maps)
+                probs, valence_arousal = self._temporal(batch, track_ids, inferred.maps)
             else:
                 probs, valence_arousal = inferred.probs, inferred.valence_arousal
-            shown = self._held_labels(batch, cuts, track_ids, probs)
+            shown = self._held_labels(batch, track_ids, probs)
             emotions = self.classifier.emotions(probs, valence_arousal, shown)
         out: dict[str, list[dict]] = defaultdict(list)
         cursor = 0
         with self.timer.stage("analytics", items=len(batch)):
             for (state, frame), dets, ids, cut in zip(batch, detections, track_ids, cuts, strict=True):
                 faces = emotions[cursor : cursor + len(dets)]
-                raw = per_frame[cursor : cursor + len(dets)]
+                own = frame_labels[cursor : cursor + len(dets)]
                 cursor += len(dets)
-                out[state.stream_id].extend(self._frame_messages(state, frame, cut, dets, ids, faces, raw))
+                out[state.stream_id].extend(self._frame_messages(state, frame, cut, dets, ids, faces, own))
         return out
 
-    def _temporal(
-        self,
-        batch: list[tuple[StreamAnalysis, VideoFrame]],
-        cuts: list[bool],
-        track_ids: list[list[int]],
-        maps: torch.Tensor,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pushes every face's D′4 map into its track's cache; (probs, V/A) of each face from its track's window.
+    @staticmethod
+    def _forget_ended_tracks(state: StreamAnalysis, cut: bool) -> None:
+        """Drops the cached maps and held labels of tracks that ended; a shot cut ends them all (the frames
+        before it show another shot, and neither a window nor a label may carry over into it)."""
+        alive = () if cut else tuple(track.track_id for track in state.tracker.tracks)
+        state.labels.keep_only(alive)
+        if state.features is not None:
+            state.features.prune(alive)
 
-        A shot cut empties the stream's cache: the frames before it show another shot, and a label must not
-        carry over into it.
-        """
+    def _temporal(
+        self, batch: list[tuple[StreamAnalysis, VideoFrame]], track_ids: list[list[int]], maps: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pushes every face's D′4 map into its track's cache; (probs, V/A) of each face from its track's window."""
         assert self.temporal is not None
         items = []
-        for (state, frame), ids, cut in zip(batch, track_ids, cuts, strict=True):
+        for (state, frame), ids in zip(batch, track_ids, strict=True):
             assert state.features is not None
-            state.features.prune(() if cut else (track.track_id for track in state.tracker.tracks))
             for tid in ids:
                 items.append((state.features, tid, frame.pts, maps[len(items)]))
         probs, valence_arousal, _ = self.temporal.update(items)
@@ -150,12 +152,11 @@ class FrameAnalyzer:
 
     @staticmethod
     def _held_labels(
-        batch: list[tuple[StreamAnalysis, VideoFrame]], cuts: list[bool], track_ids: list[list[int]], probs: np.ndarray
+        batch: list[tuple[StreamAnalysis, VideoFrame]], track_ids: list[list[int]], probs: np.ndarray
     ) -> list[int]:
-        """The label each face shows (``LabelHold``); a cut starts every track's label afresh."""
+        """The label each face shows (``LabelHold``)."""
         shown: list[int] = []
-        for (state, frame), ids, cut in zip(batch, track_ids, cuts, strict=True):
-            state.labels.keep_only(() if cut else (track.track_id for track in state.tracker.tracks))
+        for (state, frame), ids in zip(batch, track_ids, strict=True):
             for tid in ids:
                 shown.append(state.labels.decide(tid, frame.pts, probs[len(shown)]))
         return shown
@@ -179,7 +180,7 @@ class FrameAnalyzer:
         dets: list[Detection],
         track_ids: list[int],
         faces: list[FaceEmotion],
-        per_frame: list[FaceEmotion],
+        frame_labels: list[str],
     ) -> list[dict]:
         """Wire messages of one frame; the analytics consume those same messages, as a history replay does."""
         pts = round(frame.pts, 4)
@@ -200,11 +201,11 @@ class FrameAnalyzer:
                 confidence=round(f.confidence, 4),
                 valence=round(f.valence, 4),
                 arousal=round(f.arousal, 4),
-                frame_label=raw.label,
+                frame_label=own,
                 frame_size=list(frame.source_size),
                 latency_ms=latency_ms,
             ).model_dump(exclude={"id"})
-            for d, f, raw, tid in zip(dets, faces, per_frame, track_ids, strict=True)
+            for d, f, own, tid in zip(dets, faces, frame_labels, track_ids, strict=True)
         ]
         state.window.add(FrameObservation(pts=pts, faces=tuple(map(face_observation, messages)), cut=cut))
         state.frames_analysed += 1
