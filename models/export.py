@@ -2,19 +2,23 @@
 
 An ONNX file lets the model be deployed on ONNX Runtime or TensorRT without this Python package or
 PyTorch. The graph is only worth shipping if it computes what the PyTorch model computes, so every export
-can be checked here (``--check``, on by default) and ``tests/unit/models/test_mdl_export.py`` guards the
-parity of the real trained weights.
+is checked here (``--check``, on by default) and ``tests/unit/models/test_mdl_export.py`` guards the
+parity of the real trained weights. Both networks export, picked by the kind recorded in the weights file:
 
     python -m models.export --weights weights/emotion.pt --out runs/export/emotion.onnx
+    python -m models.export --weights weights/temporal.pt --out runs/export/temporal.onnx
 
-``export_onnx`` and ``onnx_parity`` take any ``nn.Module`` with its example inputs, input / output names and
-dynamic axes, so later networks (the temporal head) are exported and checked the same way. The exporter is
+The per-face network maps faces (batch, 1, 48, 48) to logits, valence/arousal and the embedding. The
+temporal head is exported as the live path calls it (``TemporalEmotionHead.newest``): a batch of track
+windows of cached D′4 maps (batch, S, 256, 3, 3) -> the newest step's probabilities, valence/arousal and
+confidence; S is fixed to the trained window because the live path always pads to it. The exporter is
 ``torch.onnx.export(dynamo=True)`` (needs ``onnxscript``): the TorchScript exporter is deprecated for removal.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,10 +31,14 @@ import torch
 from torch import nn
 
 from models.checkpoint import WeightsError, load_model, read_manifest
+from models.temporal_head import TemporalEmotionHead
 
 FACE_INPUTS = ("faces",)
 FACE_OUTPUTS = ("logits", "valence_arousal", "embedding")
 BATCH_AXES = {"faces": {0: "batch"}}
+TRACK_INPUTS = ("features",)
+TRACK_OUTPUTS = ("probabilities", "valence_arousal", "confidence")
+TRACK_AXES = {"features": {0: "batch"}}
 # fp32 PyTorch vs ONNX Runtime differ only by summation order and BatchNorm folded into the convolutions:
 # about 1e-6 on these outputs (logits within ±3, embedding within ±1). 1e-4 leaves 100× headroom for other
 # CPUs and kernels yet is far below what a real export bug does (dropout or BatchNorm left in training mode,
@@ -100,16 +108,49 @@ def onnx_parity(model: nn.Module, path: Path, inputs: Sequence[torch.Tensor]) ->
     return max_abs_differences(paired_outputs(model, path, inputs))
 
 
-def load_weights_file(weights: Path) -> nn.Module:
-    """Loads the emotion network stored in ``weights`` through its manifest entry (sha256 checked)."""
+class NewestStep(nn.Module):
+    """The temporal head as the live path calls it: track windows -> their newest step's outputs."""
+
+    def __init__(self, head: TemporalEmotionHead) -> None:
+        super().__init__()
+        self.head = head
+        self.train(head.training)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.head.newest(features)
+
+
+def _manifest_name(weights: Path) -> str:
     if not weights.is_file():
         raise WeightsError(f"weights file {weights} is missing")
     models = read_manifest(weights.parent).get("models", {})
     names = [name for name, entry in models.items() if entry.get("file") == weights.name]
     if not names:
         raise WeightsError(f"weights file {weights} is not listed in {weights.parent / 'manifest.json'}")
-    model, _ = load_model(weights.parent, names[0])
-    return model
+    return names[0]
+
+
+def load_weights_entry(weights: Path) -> tuple[nn.Module, dict]:
+    """The network stored in ``weights`` (either kind) and its manifest entry (sha256 checked)."""
+    name = _manifest_name(weights)
+    try:
+        kind = torch.load(weights, map_location="cpu", weights_only=True).get("kind", "emotion_net")
+    except (RuntimeError, AttributeError, pickle.UnpicklingError) as exc:
+        raise WeightsError(f"weights file {weights} is not a checkpoint: {exc}") from exc
+    return load_model(weights.parent, name, kind=kind)
+
+
+def load_weights_file(weights: Path) -> nn.Module:
+    """Loads the network stored in ``weights`` (either kind) through its manifest entry (sha256 checked)."""
+    return load_weights_entry(weights)[0]
+
+
+def track_windows(backbone: nn.Module, clip: Path, window: int) -> torch.Tensor:
+    """(2, window, 256, 3, 3) real D′4 maps: a clip's faces through the backbone, forwards and backwards."""
+    faces = clip_faces(clip, window, backbone.config.input_size).repeat(1, backbone.config.in_channels, 1, 1)
+    with torch.no_grad():
+        maps = backbone.backbone(backbone.normalise(faces))[-1]
+    return torch.stack([maps, maps.flip(0)])
 
 
 def clip_faces(clip: Path, count: int, size: int = 48) -> torch.Tensor:
@@ -135,6 +176,28 @@ def clip_faces(clip: Path, count: int, size: int = 48) -> torch.Tensor:
     return torch.from_numpy(np.stack(crops)).float().div_(255.0).unsqueeze(1)
 
 
+def export_with_checks(weights: Path, out: Path, clip: Path) -> tuple[nn.Module, dict[str, tuple[torch.Tensor]]]:
+    """Exports the network in ``weights`` to ``out``; returns the exported module and named check inputs.
+
+    The temporal head's "clip" check feeds it real D′4 maps from the backbone its manifest entry names.
+    """
+    model, entry = load_weights_entry(weights)
+    generator = torch.Generator().manual_seed(0)
+    if isinstance(model, TemporalEmotionHead):
+        module = NewestStep(model)
+        window, channels = model.config.window, model.config.channels
+        backbone, _ = load_model(weights.parent, entry["backbone"])
+        example = (torch.rand(2, window, channels, 3, 3),)
+        export_onnx(module, out, example, TRACK_INPUTS, TRACK_OUTPUTS, TRACK_AXES)
+        # D′4 follows a ReLU: non-negative, a few units large.
+        random = torch.rand(8, window, channels, 3, 3, generator=generator) * 2
+        return module, {"random": (random,), "clip": (track_windows(backbone, clip, window),)}
+    channels, size = model.config.in_channels, model.config.input_size
+    export_onnx(model, out, (torch.rand(2, channels, size, size),), FACE_INPUTS, FACE_OUTPUTS, BATCH_AXES)
+    random = torch.rand(16, channels, size, size, generator=generator)
+    return model, {"random": (random,), "clip": (clip_faces(clip, 16, size).repeat(1, channels, 1, 1),)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=Path("weights/emotion.pt"), help="listed in its manifest")
@@ -145,30 +208,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clip", type=Path, default=DEMO_CLIP, help="face close-up video for the real-ish check")
     args = parser.parse_args(argv)
     try:
-        model = load_weights_file(args.weights)
+        module, batches = export_with_checks(args.weights, args.out, args.clip)
     except WeightsError as exc:
         sys.exit(f"error: {exc}")
-    channels, size = model.config.in_channels, model.config.input_size
-    example = (torch.rand(2, channels, size, size),)
-    export_onnx(model, args.out, example, FACE_INPUTS, FACE_OUTPUTS, BATCH_AXES)
     opset = next(op.version for op in onnx.load(args.out).opset_import if op.domain == "")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, opset {opset}, dynamic batch)")
     if not args.check:
         return
-    generator = torch.Generator().manual_seed(0)
-    batches = {
-        "random": torch.rand(16, channels, size, size, generator=generator),
-        "clip": clip_faces(args.clip, 16, size).repeat(1, channels, 1, 1),
-    }
     worst = 0.0
-    for label, faces in batches.items():
-        pairs = paired_outputs(model, args.out, (faces,))
+    for label, inputs in batches.items():
+        pairs = paired_outputs(module, args.out, inputs)
         diffs = max_abs_differences(pairs)
-        agree = int((pairs["logits"][0].argmax(1) == pairs["logits"][1].argmax(1)).sum())
+        scores = next(iter(pairs.values()))
+        agree = int((scores[0].argmax(1) == scores[1].argmax(1)).sum())
         print(
-            f"{label:>6} faces (n={len(faces)}): max abs diff "
+            f"{label:>6} inputs (n={len(inputs[0])}): max abs diff "
             + ", ".join(f"{name} {diff:.1e}" for name, diff in diffs.items())
-            + f"; argmax agrees on {agree}/{len(faces)}"
+            + f"; argmax agrees on {agree}/{len(inputs[0])}"
         )
         worst = max(worst, *diffs.values())
     if worst > TOLERANCE:

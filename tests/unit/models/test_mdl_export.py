@@ -1,4 +1,4 @@
-"""ONNX export: the real trained emotion network gives the same outputs on ONNX Runtime as in PyTorch."""
+"""ONNX export: the real trained networks (per face, temporal) match their PyTorch outputs on ONNX Runtime."""
 
 import contextlib
 import io
@@ -17,15 +17,21 @@ from models.export import (
     FACE_INPUTS,
     FACE_OUTPUTS,
     TOLERANCE,
+    TRACK_INPUTS,
+    TRACK_OUTPUTS,
+    NewestStep,
     clip_faces,
     export_onnx,
     load_weights_file,
     main,
     onnx_parity,
     paired_outputs,
+    track_windows,
 )
+from models.temporal_head import TemporalEmotionHead
 
 WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "emotion.pt"
+TEMPORAL_WEIGHTS = WEIGHTS.with_name("temporal.pt")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +72,52 @@ def test_onnx_runtime_matches_pytorch(exported: tuple[Path, str], model: nn.Modu
     assert [pairs[name][1].shape for name in FACE_OUTPUTS] == [(batch, 7), (batch, 2), (batch, 256)]
     torch_logits, onnx_logits = pairs["logits"]
     assert (torch_logits.argmax(1) == onnx_logits.argmax(1)).all()
+
+
+@pytest.fixture(scope="module")
+def exported_temporal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("export") / "temporal.onnx"
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        main(["--weights", str(TEMPORAL_WEIGHTS), "--out", str(out)])
+    return out, report.getvalue()
+
+
+def test_temporal_graph_takes_fixed_windows_with_a_dynamic_batch(exported_temporal: tuple[Path, str]):
+    path, report = exported_temporal
+    graph = onnx.load(path).graph
+    onnx.checker.check_model(path)
+    assert [value.name for value in graph.input] == list(TRACK_INPUTS)
+    assert [value.name for value in graph.output] == list(TRACK_OUTPUTS)
+    dims = [dim.dim_param or dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 16, 256, 3, 3]
+    assert "parity ok" in report
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_temporal_onnx_matches_the_live_newest_step(exported_temporal: tuple[Path, str], model: nn.Module, batch: int):
+    """Real D′4 windows of the demo clip through the real backbone, as the live path feeds the head."""
+    path, _ = exported_temporal
+    head = load_weights_file(TEMPORAL_WEIGHTS)
+    assert isinstance(head, TemporalEmotionHead)
+    windows = track_windows(model, DEMO_CLIP, head.config.window)
+    windows = torch.cat([windows, windows[:1].roll(5, dims=1)])[:batch]
+    pairs = paired_outputs(NewestStep(head), path, (windows,))
+    assert max(float(abs(ours - theirs).max()) for ours, theirs in pairs.values()) <= TOLERANCE
+    probabilities = pairs["probabilities"][1]
+    assert probabilities.shape == (batch, 7)
+    assert abs(probabilities.sum(1) - 1).max() < 1e-5
+    expected, _, _ = head.newest(windows)
+    assert (expected.argmax(1).numpy() == probabilities.argmax(1)).all()
+
+
+def test_newest_step_keeps_the_heads_mode():
+    head = load_weights_file(TEMPORAL_WEIGHTS)
+    assert not NewestStep(head).training
+    with pytest.raises(ValueError, match="eval mode"):
+        export_onnx(
+            NewestStep(head.train()), Path("unused.onnx"), (torch.rand(1, 16, 256, 3, 3),), TRACK_INPUTS, TRACK_OUTPUTS
+        )
 
 
 # torch warns that each shared axis name "will not be used" yet writes it (checked in the graph below).
