@@ -69,16 +69,30 @@ def sample_clip(labels: np.ndarray, by_class: list[np.ndarray], options: ClipOpt
         pool = pools[segment[t]]
         same_segment = t > 0 and segment[t - 1] == segment[t]
         stills[t] = stills[t - 1] if same_segment and rng.random() < options.stay_prob else rng.choice(pool)
-    variants = rng.choice(MILD, size=s)
-    if rng.random() < options.corrupt_prob:
-        run = int(rng.integers(1, options.max_corrupt_run + 1))
-        start = int(rng.integers(0, max(1, s - run + 1)))
-        variants[start : start + run] = rng.choice(CORRUPT, size=len(variants[start : start + run]))
+    variants = sample_variants(s, options, rng)
     if change_step is None and rng.random() < options.new_track_prob:
         seen = int(rng.integers(1, s))  # a track seen for only `seen` frames, left-padded like pad_window
         stills[: s - seen] = stills[s - seen]
         variants[: s - seen] = variants[s - seen]
     return Clip(stills, variants, segment, pools, tuple(segments), change_step)
+
+
+def sample_variants(length: int, options: ClipOptions, rng: np.random.Generator) -> np.ndarray:
+    """(length,) variant per step: mild ones, and with ``corrupt_prob`` one run of corrupted ones."""
+    variants = rng.choice(MILD, size=length)
+    if rng.random() < options.corrupt_prob:
+        run = int(rng.integers(1, options.max_corrupt_run + 1))
+        start = int(rng.integers(0, max(1, length - run + 1)))
+        variants[start : start + run] = rng.choice(CORRUPT, size=len(variants[start : start + run]))
+    return variants
+
+
+def track_window(length: int, end: int, window: int) -> np.ndarray:
+    """Frame indices of a real track's window ending at frame ``end``, left-padded like ``pad_window``."""
+    if not 0 <= end < length:
+        raise ValueError(f"end {end} outside a track of {length} frames")
+    frames = np.arange(max(0, end - window + 1), end + 1)
+    return np.concatenate([np.full(window - len(frames), frames[0]), frames])
 
 
 def flips(labels: np.ndarray, keep: np.ndarray | None = None) -> int:

@@ -9,6 +9,11 @@
    corrupted runs and new tracks; the head is trained on every step against the segment's soft target
    (original label blended with the FER+ votes, as the backbone), valence/arousal derived from it, and a
    confidence target (is this step's label right?). Expression and V/A are balanced by learned weights.
+   With ``--video-tracks`` (``python -m service track-crops``), a share of every batch (``--video-share``) are
+   windows of real face tracks cut by the live detector, tracker and alignment, with the same corrupted runs
+   dropped in. They have no labels: each window's target is the per-frame network's mean probability over
+   its clean frames, so the head learns real motion, alignment jitter and compression while holding the
+   label the frames agree on through the corrupted ones (self-distillation, not new label knowledge).
 3. Selection: every ``--eval-every`` steps, fixed clips of PublicTest stills report per-step accuracy,
    flip rate inside segments and how often a real change is followed, for the head and, as the baseline,
    the per-frame backbone; the best step by accuracy is exported to ``weights/temporal.pt`` with the sha256
@@ -36,8 +41,10 @@ from models.emotion_net import EmotionNet
 from models.fer_data import load_split, soft_targets
 from models.multitask_loss import MultiTaskLoss
 from models.temporal_head import TemporalEmotionHead, TemporalHeadConfig
-from models.track_clips import VARIANTS, ClipOptions, flips, sample_clip
+from models.track_clips import VARIANTS, ClipOptions, flips, sample_clip, sample_variants, track_window
 from models.train import _commit
+
+CLEAN = VARIANTS.index("clean")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -53,6 +60,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64, help="clips per step")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate (cosine decay)")
     parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--video-tracks", type=Path, nargs="*", default=[], help="npz files of service track-crops")
+    parser.add_argument("--video-share", type=float, default=0.25, help="share of each batch from real tracks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -105,15 +114,24 @@ def render_variants(stills: torch.Tensor, generator: torch.Generator) -> torch.T
 
 @torch.inference_mode()
 def build_bank(
-    net: EmotionNet, stills: torch.Tensor, generator: torch.Generator, device: torch.device, batch: int = 256
+    net: EmotionNet,
+    stills: torch.Tensor,
+    generator: torch.Generator,
+    device: torch.device,
+    batch: int = 256,
+    flip: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stills -> D′4 maps (M, K, 256, h, w) fp16 and per-frame probabilities (M, K, C), every variant."""
+    """Stills -> D′4 maps (M, K, 256, h, w) fp16 and per-frame probabilities (M, K, C), every variant.
+
+    ``flip`` mirrors a random half of the stills; frames of real tracks are kept as they are (a track
+    must not change sides from frame to frame).
+    """
     maps, probs = [], []
     began = time.time()
     for start in range(0, len(stills), batch):
         chunk = stills[start : start + batch]
-        flip = torch.rand(len(chunk), generator=generator) < 0.5  # one side per still: a track keeps its pose
-        chunk = torch.where(flip[:, None, None, None], chunk.flip(-1), chunk)
+        mirrored = (torch.rand(len(chunk), generator=generator) < 0.5) & flip  # one side per still
+        chunk = torch.where(mirrored[:, None, None, None], chunk.flip(-1), chunk)
         variants = render_variants(chunk, generator)
         m, k = variants.shape[:2]
         flat = variants.reshape(m * k, *variants.shape[2:]).to(device)
@@ -154,6 +172,57 @@ class ClipBatcher:
         }
 
 
+class TrackBatcher:
+    """Windows of real face tracks; target = the per-frame network's mean over the window's clean frames."""
+
+    def __init__(self, maps: torch.Tensor, probs: torch.Tensor, track: np.ndarray) -> None:
+        self.maps, self.probs = maps, probs
+        self.tracks = [np.flatnonzero(track == t) for t in np.unique(track)]
+        self.weights = np.array([len(rows) for rows in self.tracks], np.float64)
+        self.weights /= self.weights.sum()  # every frame equally likely to end a window
+
+    def batch(self, n: int, options: ClipOptions, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        rows, variants = [], []
+        for t in rng.choice(len(self.tracks), size=n, p=self.weights):
+            frames = self.tracks[t]
+            window = track_window(len(frames), int(rng.integers(len(frames))), options.length)
+            rows.append(frames[window])
+            variants.append(sample_variants(options.length, options, rng))
+        rows_t, variants_t = torch.from_numpy(np.stack(rows)), torch.from_numpy(np.stack(variants))
+        target = self.probs[rows_t, CLEAN].float().mean(1, keepdim=True).expand(-1, options.length, -1)
+        return {
+            "features": self.maps[rows_t, variants_t].float(),
+            "frame_probs": self.probs[rows_t, variants_t],
+            "target": target,
+            "segment_class": target.argmax(-1),
+            "segment": torch.zeros(n, options.length, dtype=torch.int64),
+            "changed": torch.zeros(n, dtype=torch.bool),
+        }
+
+
+def merge_batches(*batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key: torch.cat([b[key] for b in batches]) for key in batches[0]}
+
+
+def load_video_tracks(
+    paths: list[Path], net: EmotionNet, generator: torch.Generator, device: torch.device
+) -> TrackBatcher | None:
+    """Banks every frame of the tracks in ``paths`` (all variants, unflipped); None without paths."""
+    if not paths:
+        return None
+    crops, track = [], []
+    for path in paths:
+        if not path.is_file():
+            sys.exit(f"error: no track crops at {path}; cut them with python -m service track-crops")
+        data = np.load(path)
+        offset = track[-1].max() + 1 if track else 0
+        crops.append(torch.from_numpy(data["crops"]).float().div_(255.0).unsqueeze(1))
+        track.append(data["track"] + offset)
+    print(f"video tracks: {sum(len(c) for c in crops)} frames of {len(np.unique(np.concatenate(track)))} tracks")
+    maps, probs = build_bank(net, torch.cat(crops), generator, device, flip=False)
+    return TrackBatcher(maps, probs, np.concatenate(track))
+
+
 def clip_metrics(labels: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     """Per-step accuracy, flip rate inside segments, and the share of changes followed by the clip's end."""
     truth, segment = batch["segment_class"], batch["segment"]
@@ -192,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         targets = soft_targets(split.labels[rows], split.votes[rows], vote_weight=0.4, smoothing=0.05)
         banks[usage] = ClipBatcher(maps, probs, split.labels[rows].numpy(), targets)
     train_bank, val_bank = banks["Training"], banks["PublicTest"]
+    video_bank = load_video_tracks(args.video_tracks, net, generator, device)
+    video_clips = round(args.batch_size * args.video_share) if video_bank else 0
     options = ClipOptions(length=args.window)
     val_batch = val_bank.batch(args.val_clips, options, np.random.default_rng(12345))
     baseline = clip_metrics(val_batch["frame_probs"].argmax(-1), val_batch)
@@ -211,7 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     began = time.time()
     for step in range(1, args.steps + 1):
         head.train()
-        batch = train_bank.batch(args.batch_size, options, rng)
+        batch = train_bank.batch(args.batch_size - video_clips, options, rng)
+        if video_bank:
+            batch = merge_batches(batch, video_bank.batch(video_clips, options, rng))
         out = head(batch["features"].to(device))
         target = batch["target"].to(device)
         c = target.shape[-1]
@@ -260,6 +333,11 @@ def main(argv: list[str] | None = None) -> None:
             "backbone_sha256": backbone_entry["sha256"],
             "data": f"{args.data.name}: synthetic tracks of FER2013 stills (models/track_clips.py)",
             "train_split": f"{args.stills} random Training stills x {len(VARIANTS)} variants {list(VARIANTS)}",
+            "video_tracks": {
+                "files": [path.name for path in args.video_tracks],
+                "share_of_batch": args.video_share if video_bank else 0.0,
+                "targets": "per-frame network's mean probability over each window's clean frames (no labels)",
+            },
             "selection_split": f"{args.val_clips} fixed clips of {args.val_stills} PublicTest stills; best by accuracy",
             "targets": "segment soft target (0.6 original label, smoothing 0.05 + 0.4 FER+ votes); derived V/A; "
             "confidence = step label right",

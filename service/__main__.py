@@ -1,4 +1,4 @@
-"""Command line: ``python -m service {serve,worker,demo,check,bench}``."""
+"""Command line: ``python -m service {serve,worker,demo,check,bench,eval-video,track-crops}``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--clip", required=True, help="video file")
     evaluate.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    tracks = sub.add_parser("track-crops", help="aligned face crops of every track of a clip (temporal training)")
+    tracks.add_argument("--clip", required=True, help="video file")
+    tracks.add_argument("--out", required=True, help="npz to write")
+    tracks.add_argument("--fps", type=float, default=30.0, help="analysis frames per media second")
+    tracks.add_argument("--min-frames", type=int, default=8, help="drop tracks seen on fewer analysed frames")
     return parser
 
 
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
             from service.bench import run_bench
 
             run_bench(settings, args.clip, args.fps, args.repeat, args.json)
+        elif args.command == "track-crops":
+            from service.track_crops import run_track_crops
+
+            run_track_crops(settings, args.clip, args.out, args.fps, args.min_frames)
     except (WeightsError, InvalidSourceError, SourceError) as exc:
         sys.exit(f"error: {exc}")
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from models.checkpoint import load_model
-from service.vision.alignment import align_face
+from service.vision.alignment import model_crop
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,7 @@ class EmotionClassifier:
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Aligned model-input crop (H, W[, C]) uint8 of one face of an RGB frame."""
-        face = align_face(image, landmarks, self.input_size)
-        return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if self.grey else face
+        return model_crop(image, landmarks, self.input_size, self.grey)
 
     @torch.inference_mode()
     def infer(self, crops: list[np.ndarray]) -> FrameInference:

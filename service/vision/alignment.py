@@ -50,3 +50,13 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int, template: np
     """Warps the face with these 5 landmarks (image pixels) into a ``size``×``size`` crop."""
     matrix = similarity_transform(landmarks, template * size)
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def model_crop(image: np.ndarray, landmarks: np.ndarray, size: int, grey: bool) -> np.ndarray:
+    """The emotion model's input crop (size, size[, 3]) uint8 of one face of an RGB frame.
+
+    One function for the live path and for the training tracks cut from real video, so both see faces
+    framed and converted the same way.
+    """
+    face = align_face(image, landmarks, size)
+    return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if grey else face

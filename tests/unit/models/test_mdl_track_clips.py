@@ -1,10 +1,22 @@
-"""Synthetic track sampling: segments, changes, corrupted runs and new-track padding."""
+"""Track sampling: synthetic segments, changes, corrupted runs, new-track padding; windows of real tracks."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
-from models.track_clips import CORRUPT, MILD, VARIANTS, ClipOptions, flips, sample_clip
+from models.track_clips import (
+    CORRUPT,
+    MILD,
+    VARIANTS,
+    ClipOptions,
+    flips,
+    sample_clip,
+    sample_variants,
+    track_window,
+)
+from models.train_temporal import CLEAN, TrackBatcher
 
 LABELS = np.repeat(np.arange(7), 20)
 BY_CLASS = [np.flatnonzero(np.equal(LABELS, c)) for c in range(7)]
@@ -63,3 +75,42 @@ def test_flips_counts_changes_only_where_kept() -> None:
     assert flips(labels) == 3
     assert flips(labels, keep=np.array([True, True, True, False, True])) == 2
     assert flips(np.array([4])) == 0
+
+
+def test_track_window_left_pads_with_the_oldest_frame_like_pad_window() -> None:
+    assert track_window(10, 9, 4).tolist() == [6, 7, 8, 9]
+    assert track_window(10, 2, 5).tolist() == [0, 0, 0, 1, 2]
+    assert track_window(1, 0, 3).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="outside"):
+        track_window(5, 5, 3)
+
+
+def test_sampled_variants_are_mild_with_at_most_one_corrupted_run() -> None:
+    rng = np.random.default_rng(3)
+    options = ClipOptions(length=16, corrupt_prob=0.5, max_corrupt_run=4)
+    runs = []
+    for _ in range(400):
+        corrupt = np.isin(sample_variants(16, options, rng), CORRUPT)
+        starts = np.flatnonzero(corrupt[1:] & ~corrupt[:-1]).size + int(corrupt[0])
+        assert starts <= 1 and corrupt.sum() <= 4
+        runs.append(corrupt.any())
+    assert 0.4 < np.mean(runs) < 0.6
+
+
+def test_real_track_windows_stay_in_one_track_and_target_the_clean_mean() -> None:
+    track = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    m, k = len(track), len(VARIANTS)
+    maps = torch.arange(m, dtype=torch.float16)[:, None, None, None, None].expand(m, k, 2, 1, 1).clone()
+    probs = torch.zeros(m, k, 7)
+    probs[:, :, 6] = 1.0  # every corrupted render reads neutral ...
+    probs[:5, CLEAN] = torch.eye(7)[3]  # ... the clean frames of track 0 read happy, of track 1 sad
+    probs[5:, CLEAN] = torch.eye(7)[4]
+    batch = TrackBatcher(maps, probs, track).batch(200, ClipOptions(length=4), np.random.default_rng(0))
+    rows = batch["features"][:, :, 0, 0, 0]  # the frame index each step shows
+    assert batch["features"].shape == (200, 4, 2, 1, 1)
+    for steps, cls in zip(rows, batch["segment_class"][:, 0], strict=True):
+        in_track = track[steps.long().numpy()]
+        assert (in_track == in_track[0]).all() and (np.diff(steps.numpy()) >= 0).all()
+        assert cls == (3 if in_track[0] == 0 else 4)
+    assert torch.allclose(batch["target"].sum(-1), torch.ones(200, 4))
+    assert not batch["changed"].any() and (batch["segment"] == 0).all()
