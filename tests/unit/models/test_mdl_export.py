@@ -34,14 +34,18 @@ WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "emotion.pt"
 TEMPORAL_WEIGHTS = WEIGHTS.with_name("temporal.pt")
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The CLI's export of the real weights (with its own parity check) and what it printed."""
-    out = tmp_path_factory.mktemp("export") / "emotion.onnx"
+def _cli_export(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> tuple[Path, str]:
+    """The CLI's export of real weights (with its own parity check) and what it printed."""
+    out = tmp_path_factory.mktemp("export") / weights.with_suffix(".onnx").name
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
-        main(["--weights", str(WEIGHTS), "--out", str(out)])
+        main(["--weights", str(weights), "--out", str(out)])
     return out, report.getvalue()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return _cli_export(tmp_path_factory, WEIGHTS)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +80,7 @@ def test_onnx_runtime_matches_pytorch(exported: tuple[Path, str], model: nn.Modu
 
 @pytest.fixture(scope="module")
 def exported_temporal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("export") / "temporal.onnx"
-    report = io.StringIO()
-    with contextlib.redirect_stdout(report):
-        main(["--weights", str(TEMPORAL_WEIGHTS), "--out", str(out)])
-    return out, report.getvalue()
+    return _cli_export(tmp_path_factory, TEMPORAL_WEIGHTS)
 
 
 def test_temporal_graph_takes_fixed_windows_with_a_dynamic_batch(exported_temporal: tuple[Path, str]):
