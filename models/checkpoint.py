@@ -79,9 +79,10 @@ def publish_weights(best: Path, export_dir: Path, name: str, entry: dict) -> Pat
 
 
 def load_model(
-    weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str = "emotion_net"
+    weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str | None = "emotion_net"
 ) -> tuple[nn.Module, dict]:
-    """Loads model ``name`` of ``kind`` after checking its sha256; returns (model in eval mode, manifest entry)."""
+    """Loads model ``name`` of ``kind`` (None: whichever kind the file holds) after checking its sha256;
+    returns (model in eval mode, manifest entry)."""
     manifest = read_manifest(weights_dir)
     entry = manifest.get("models", {}).get(name)
     if entry is None:
@@ -97,6 +98,7 @@ def load_model(
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         found = payload.get("kind", "emotion_net")  # files from before kinds were recorded hold an EmotionNet
+        kind = kind or found
         if found != kind:
             raise WeightsError(f"weights file {path} for model {name!r} holds a {found}, not a {kind}")
         config_cls, model_cls = KINDS[kind]

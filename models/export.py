@@ -18,7 +18,6 @@ confidence; S is fixed to the trained window because the live path always pads t
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -132,12 +131,7 @@ def _manifest_name(weights: Path) -> str:
 
 def load_weights_entry(weights: Path) -> tuple[nn.Module, dict]:
     """The network stored in ``weights`` (either kind) and its manifest entry (sha256 checked)."""
-    name = _manifest_name(weights)
-    try:
-        kind = torch.load(weights, map_location="cpu", weights_only=True).get("kind", "emotion_net")
-    except (RuntimeError, AttributeError, pickle.UnpicklingError) as exc:
-        raise WeightsError(f"weights file {weights} is not a checkpoint: {exc}") from exc
-    return load_model(weights.parent, name, kind=kind)
+    return load_model(weights.parent, _manifest_name(weights), kind=None)
 
 
 def load_weights_file(weights: Path) -> nn.Module:

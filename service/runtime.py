@@ -24,6 +24,13 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def build_detector(settings: Settings, device: torch.device) -> FaceDetector:
+    """MTCNN configured from settings: one place, so every command cuts faces as the live path does."""
+    return FaceDetector(
+        device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds, settings.min_face_score
+    )
+
+
 def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> FrameAnalyzer:
     """Loads MTCNN and the emotion model (raises ``WeightsError`` when the weights are missing or wrong)."""
     device = resolve_device(settings.device)
@@ -35,9 +42,7 @@ def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> Frame
         temporal = TrackTemporal(
             settings.weights_dir, settings.temporal_model, classifier.manifest_entry["sha256"], device
         )
-    detector = FaceDetector(
-        device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds, settings.min_face_score
-    )
+    detector = build_detector(settings, device)
     options = AnalysisOptions(
         settings.window_s,
         settings.stats_interval_s,

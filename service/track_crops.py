@@ -24,8 +24,8 @@ from service.analytics import ShotCutDetector
 from service.config import Settings
 from service.ingest.source import SourceOptions, VideoSource
 from service.ingest.urls import parse_source
+from service.runtime import build_detector
 from service.vision.alignment import model_crop
-from service.vision.detector import FaceDetector
 from service.vision.tracker import IouTracker
 
 CROP_SIZE = 48  # the emotion network's input side (grey)
@@ -34,13 +34,7 @@ CROP_SIZE = 48  # the emotion network's input side (grey)
 def collect_tracks(settings: Settings, clip: Path, fps: float, min_frames: int) -> dict[str, np.ndarray]:
     """Every track of ``clip`` seen on at least ``min_frames`` analysed frames, as the arrays described above."""
     spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before MTCNN loads
-    detector = FaceDetector(
-        resolve_device(settings.device),
-        settings.detect_long_side,
-        settings.min_face_size,
-        settings.detect_thresholds,
-        settings.min_face_score,
-    )
+    detector = build_detector(settings, resolve_device(settings.device))
     tracker, cuts = IouTracker(settings.track_iou, settings.track_max_age_s), ShotCutDetector()
     source = VideoSource(
         spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side), threading.Event()
