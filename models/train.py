@@ -6,9 +6,11 @@ Training rows train; PublicTest rows pick the best epoch (no other split is touc
 ``--saliency`` (masks from ``python -m models.saliency_targets``) the top-down saliency decoder (Eq. 8)
 runs on the first ``--saliency-share`` faces of every batch and the multi-task loss (Eq. 9–11, learnable
 weights) balances saliency BCE, expression and valence/arousal; the decoder is a training-time auxiliary
-and is not exported. Seeded and resumable: every epoch writes ``<run-dir>/last.pt``; ``--resume``
-continues from it. At the end the best epoch is exported to ``weights/`` with its manifest entry (sha256,
-config, data, split, metrics, command).
+and is not exported. Unless ``--no-prior-shift``, every epoch is scored (and the best one exported) with
+the label-shift correction of ``models/prior_shift.py`` folded into the expression bias: the blended
+targets' class prior is not the original labels'. Seeded and resumable: every epoch writes
+``<run-dir>/last.pt``; ``--resume`` continues from it. At the end the best epoch is exported to
+``weights/`` with its manifest entry (sha256, config, data, split, metrics, command).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from models.emotion_net import MODEL_CONFIGS, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
 from models.multitask_loss import TASKS, MultiTaskLoss
+from models.prior_shift import label_shift_bias, shifted
 from models.saliency_decoder import SaliencyDecoder
 
 
@@ -43,6 +46,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--vote-weight", type=float, default=0.4, help="share of the FER+ vote distribution in targets")
     parser.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the original label")
+    parser.add_argument(
+        "--no-prior-shift",
+        action="store_true",
+        help="do not fold the target-to-label prior correction into the exported head (models/prior_shift.py)",
+    )
     parser.add_argument("--saliency", type=Path, default=None, help="saliency masks npz (models.saliency_targets)")
     parser.add_argument("--saliency-share", type=int, default=32, help="faces per batch that also train the decoder")
     parser.add_argument("--seed", type=int, default=0)
@@ -87,10 +95,11 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     train = load_split(args.data, "Training")
-    images, labels, votes = train.images, train.labels, train.votes
+    images, labels = train.images, train.labels
+    targets = soft_targets(labels, train.votes, args.vote_weight, args.smoothing)
+    prior_bias = None if args.no_prior_shift else label_shift_bias(targets, labels)  # priors of the whole split
     if args.limit:
-        images, labels, votes = images[: args.limit], labels[: args.limit], votes[: args.limit]
-    targets = soft_targets(labels, votes, args.vote_weight, args.smoothing)
+        images, labels, targets = images[: args.limit], labels[: args.limit], targets[: args.limit]
     masks = _load_masks(args.saliency, len(train.images))
     if masks is not None and args.limit:
         masks = masks[: args.limit]
@@ -175,7 +184,10 @@ def main(argv: list[str] | None = None) -> None:
                     + " ".join(f"{k}={v.item():.2f}" for k, v in terms.weights.items()),
                     flush=True,
                 )
-        result = evaluate(model, args.data, "PublicTest", flip_tta=True)
+        with shifted(model, prior_bias):  # scored and saved the way it is exported
+            result = evaluate(model, args.data, "PublicTest", flip_tta=True)
+            if result["original"]["accuracy"] > best["accuracy"]:
+                save_weights(model, args.run_dir / "best.pt")
         original = result["original"]
         record = {
             "epoch": epoch + 1,
@@ -189,7 +201,6 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(record), flush=True)
         if original["accuracy"] > best["accuracy"]:
             best = {**record, "metrics": result}
-            save_weights(model, args.run_dir / "best.pt")
         torch.save(
             {
                 "model": model.state_dict(),
@@ -225,6 +236,15 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.vote_weight}*FER+ vote distribution; "
             "valence/arousal targets derived: circumplex coordinates averaged under the class target "
             "(FER2013 has no V/A labels)",
+            "prior_shift": (
+                "none"
+                if prior_bias is None
+                else {
+                    "expression_bias_offset": [round(float(v), 5) for v in prior_bias],
+                    "why": "log prior of the original Training labels minus log prior of the blended targets, "
+                    "folded into the expression bias (label-shift correction, models/prior_shift.py)",
+                }
+            ),
             "saliency": (
                 f"decoder (Eq. 8, fusion 'paper') on {args.saliency_share} faces per batch; masks {args.saliency.name} "
                 "from MTCNN boxes and landmarks (models/saliency_targets.py); tasks balanced by learned "
