@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-
-from models.emotion_net import EmotionNet
+from torch import nn
 
 
 def label_shift_bias(targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -28,17 +27,43 @@ def label_shift_bias(targets: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 @contextmanager
-def shifted(model: EmotionNet, bias: torch.Tensor | None) -> Iterator[EmotionNet]:
-    """Adds ``bias`` to the expression head while the block runs (no-op for None), then takes it off."""
+def shifted(layer: nn.Linear, bias: torch.Tensor | None) -> Iterator[nn.Linear]:
+    """Adds ``bias`` to an expression layer's bias while the block runs (no-op for None), then restores it."""
     if bias is None:
-        yield model
+        yield layer
         return
-    head = model.expression.bias
+    head = layer.bias
     original = head.detach().clone()  # restored bit for bit, so training goes on from the same weights
     with torch.no_grad():
         head.add_(bias.to(head.device, head.dtype))
     try:
-        yield model
+        yield layer
     finally:
         with torch.no_grad():
             head.copy_(original)
+
+
+def unshift(probs: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """(..., C) probabilities of a shifted head -> those of the unshifted head (the inverse of ``shifted``)."""
+    if bias is None:
+        return probs
+    return (probs.clamp_min(1e-12).log() - bias.to(probs.device, probs.dtype)).softmax(dim=-1)
+
+
+def manifest_record(bias: torch.Tensor | None) -> dict | str:
+    """What a weights manifest entry says about the correction folded into it (read by ``folded_bias``)."""
+    if bias is None:
+        return "none"
+    return {
+        "expression_bias_offset": [round(float(v), 5) for v in bias],
+        "why": "log prior of the original Training labels minus log prior of the blended targets, folded into "
+        "the expression bias (label-shift correction, models/prior_shift.py)",
+    }
+
+
+def folded_bias(entry: dict) -> torch.Tensor | None:
+    """The offset a weights manifest entry says was folded into its expression bias, or None."""
+    shift = entry.get("prior_shift")
+    if not isinstance(shift, dict):
+        return None
+    return torch.tensor(shift["expression_bias_offset"], dtype=torch.float32)

@@ -32,7 +32,7 @@ from models.emotion_net import MODEL_CONFIGS, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
 from models.multitask_loss import TASKS, MultiTaskLoss
-from models.prior_shift import label_shift_bias, shifted
+from models.prior_shift import label_shift_bias, manifest_record, shifted
 from models.saliency_decoder import SaliencyDecoder
 
 
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
                     + " ".join(f"{k}={v.item():.2f}" for k, v in terms.weights.items()),
                     flush=True,
                 )
-        with shifted(model, prior_bias):  # scored and saved the way it is exported
+        with shifted(model.expression, prior_bias):  # scored and saved the way it is exported
             result = evaluate(model, args.data, "PublicTest", flip_tta=True)
             if result["original"]["accuracy"] > best["accuracy"]:
                 save_weights(model, args.run_dir / "best.pt")
@@ -236,15 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.vote_weight}*FER+ vote distribution; "
             "valence/arousal targets derived: circumplex coordinates averaged under the class target "
             "(FER2013 has no V/A labels)",
-            "prior_shift": (
-                "none"
-                if prior_bias is None
-                else {
-                    "expression_bias_offset": [round(float(v), 5) for v in prior_bias],
-                    "why": "log prior of the original Training labels minus log prior of the blended targets, "
-                    "folded into the expression bias (label-shift correction, models/prior_shift.py)",
-                }
-            ),
+            "prior_shift": manifest_record(prior_bias),
             "saliency": (
                 f"decoder (Eq. 8, fusion 'paper') on {args.saliency_share} faces per batch; masks {args.saliency.name} "
                 "from MTCNN boxes and landmarks (models/saliency_targets.py); tasks balanced by learned "

@@ -18,6 +18,10 @@
    flip rate inside segments and how often a real change is followed, for the head and, as the baseline,
    the per-frame backbone; the best step by accuracy is exported to ``weights/temporal.pt`` with the sha256
    of the backbone it was trained on (the service refuses a head paired with another backbone).
+4. Prior: like ``models.train``, the head learns the blended targets' class prior; unless
+   ``--no-prior-shift`` it is scored and exported with the label-shift correction (``models/prior_shift.py``)
+   folded into its expression bias, and the per-frame probabilities that become video-track targets have
+   the backbone's own folded correction taken off first, so every target is in the same (blended) space.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from models.device import resolve_device
 from models.emotion_net import EmotionNet
 from models.fer_data import load_split, soft_targets
 from models.multitask_loss import MultiTaskLoss
+from models.prior_shift import folded_bias, label_shift_bias, manifest_record, shifted, unshift
 from models.temporal_head import TemporalEmotionHead, TemporalHeadConfig
 from models.track_clips import VARIANTS, ClipOptions, flips, sample_clip, sample_variants, track_window
 from models.train import _commit
@@ -62,6 +67,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--video-tracks", type=Path, nargs="*", default=[], help="npz files of service track-crops")
     parser.add_argument("--video-share", type=float, default=0.25, help="share of each batch from real tracks")
+    parser.add_argument("--no-prior-shift", action="store_true", help="export without the label-shift correction")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -205,9 +211,17 @@ def merge_batches(*batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def load_video_tracks(
-    paths: list[Path], net: EmotionNet, generator: torch.Generator, device: torch.device
+    paths: list[Path],
+    net: EmotionNet,
+    generator: torch.Generator,
+    device: torch.device,
+    frame_shift: torch.Tensor | None = None,
 ) -> TrackBatcher | None:
-    """Banks every frame of the tracks in ``paths`` (all variants, unflipped); None without paths."""
+    """Banks every frame of the tracks in ``paths`` (all variants, unflipped); None without paths.
+
+    ``frame_shift`` is the correction folded into ``net``'s head: it is taken off the per-frame
+    probabilities, which become targets in the blended-target space the head is trained in.
+    """
     if not paths:
         return None
     crops, track = [], []
@@ -220,7 +234,7 @@ def load_video_tracks(
         track.append(data["track"] + offset)
     print(f"video tracks: {sum(len(c) for c in crops)} frames of {len(np.unique(np.concatenate(track)))} tracks")
     maps, probs = build_bank(net, torch.cat(crops), generator, device, flip=False)
-    return TrackBatcher(maps, probs, np.concatenate(track))
+    return TrackBatcher(maps, unshift(probs, frame_shift), np.concatenate(track))
 
 
 def clip_metrics(labels: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -252,16 +266,18 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
 
     net, backbone_entry = load_model(args.weights_dir, args.backbone, device)
-    banks = {}
+    banks, head_shift = {}, None
     for usage, count in (("Training", args.stills), ("PublicTest", args.val_stills)):
         split = load_split(args.data, usage)
+        if usage == "Training" and not args.no_prior_shift:  # priors of the whole split, as models.train
+            head_shift = label_shift_bias(soft_targets(split.labels, split.votes, 0.4, 0.05), split.labels)
         rows = torch.from_numpy(rng.choice(len(split.images), size=min(count, len(split.images)), replace=False))
         print(f"{usage}: rendering {len(rows)} stills x {len(VARIANTS)} variants through the backbone", flush=True)
         maps, probs = build_bank(net, split.images[rows], generator, device)
         targets = soft_targets(split.labels[rows], split.votes[rows], vote_weight=0.4, smoothing=0.05)
         banks[usage] = ClipBatcher(maps, probs, split.labels[rows].numpy(), targets)
     train_bank, val_bank = banks["Training"], banks["PublicTest"]
-    video_bank = load_video_tracks(args.video_tracks, net, generator, device)
+    video_bank = load_video_tracks(args.video_tracks, net, generator, device, folded_bias(backbone_entry))
     video_clips = round(args.batch_size * args.video_share) if video_bank else 0
     options = ClipOptions(length=args.window)
     val_batch = val_bank.batch(args.val_clips, options, np.random.default_rng(12345))
@@ -309,14 +325,16 @@ def main(argv: list[str] | None = None) -> None:
             )
         if step % args.eval_every == 0 or step == args.steps:
             head.eval()
-            with torch.inference_mode():
-                labels = head(val_batch["features"].to(device)).logits.argmax(-1).cpu()
-            record = {"step": step, **{k: round(v, 4) for k, v in clip_metrics(labels, val_batch).items()}}
+            with shifted(head.encoder.expression, head_shift):  # scored and saved the way it is exported
+                with torch.inference_mode():
+                    labels = head(val_batch["features"].to(device)).logits.argmax(-1).cpu()
+                record = {"step": step, **{k: round(v, 4) for k, v in clip_metrics(labels, val_batch).items()}}
+                if record["accuracy"] > best["accuracy"]:
+                    save_weights(head, run_dir / "best.pt")
             history.append(record)
             print(json.dumps(record), flush=True)
             if record["accuracy"] > best["accuracy"]:
                 best = record
-                save_weights(head, run_dir / "best.pt")
 
     print(f"best step {best['step']}: " + json.dumps(best), flush=True)
     if args.no_export:
@@ -341,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
             "selection_split": f"{args.val_clips} fixed clips of {args.val_stills} PublicTest stills; best by accuracy",
             "targets": "segment soft target (0.6 original label, smoothing 0.05 + 0.4 FER+ votes); derived V/A; "
             "confidence = step label right",
+            "prior_shift": manifest_record(head_shift),
             "metrics": {"validation_clips": best, "per_frame_baseline": baseline},
             "history": history,
             "command": "python -m models.train_temporal " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from models.emotion_net import create_model
-from models.prior_shift import label_shift_bias, shifted
+from models.prior_shift import folded_bias, label_shift_bias, manifest_record, shifted, unshift
 
 
 def test_bias_is_log_ratio_of_the_two_priors() -> None:
@@ -34,8 +34,16 @@ def test_shifted_reweights_posteriors_by_prior_ratio_and_restores_the_head() -> 
     before = model.expression.bias.detach().clone()
     with torch.inference_mode():
         plain = model(faces).logits.softmax(1)
-        with shifted(model, bias):
+        with shifted(model.expression, bias):
             corrected = model(faces).logits.softmax(1)
     reweighted = plain * bias.exp()
     assert torch.allclose(corrected, reweighted / reweighted.sum(1, keepdim=True), atol=1e-6)
     assert torch.equal(model.expression.bias.detach(), before)
+    assert torch.allclose(unshift(corrected, bias), plain, atol=1e-6)
+
+
+def test_folded_bias_reads_back_what_the_manifest_records() -> None:
+    assert folded_bias({"prior_shift": manifest_record(None)}) is None
+    assert folded_bias({}) is None
+    offset = folded_bias({"prior_shift": manifest_record(torch.tensor([0.5, -0.25]))})
+    assert offset is not None and torch.equal(offset, torch.tensor([0.5, -0.25]))
