@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"decoder (Eq. 8, fusion 'paper') on {args.saliency_share} faces per batch; masks {args.saliency.name} "
                 "from MTCNN boxes and landmarks (models/saliency_targets.py); tasks balanced by learned "
                 "log-variances "
-                + json.dumps({k: round(float(v), 3) for k, v in zip(TASKS, balance.log_vars, strict=True)})
+                + json.dumps({k: round(float(v), 3) for k, v in zip(TASKS, balance.log_vars.detach(), strict=True)})
                 if masks is not None
                 else "none (expression and valence/arousal balanced by learned log-variances)"
             ),

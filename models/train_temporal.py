@@ -18,10 +18,13 @@
    flip rate inside segments and how often a real change is followed, for the head and, as the baseline,
    the per-frame backbone; the best step by accuracy is exported to ``weights/temporal.pt`` with the sha256
    of the backbone it was trained on (the service refuses a head paired with another backbone).
-4. Prior: like ``models.train``, the head learns the blended targets' class prior; unless
-   ``--no-prior-shift`` it is scored and exported with the label-shift correction (``models/prior_shift.py``)
-   folded into its expression bias, and the per-frame probabilities that become video-track targets have
-   the backbone's own folded correction taken off first, so every target is in the same (blended) space.
+4. Prior: clips pick their classes uniformly and carry blended targets, so the head learns that prior, not
+   the original labels'. Unless ``--no-prior-shift`` the prior of the targets it trains on is measured on 40
+   sampled batches and the label-shift correction to the Training labels' prior (``models/prior_shift.py``)
+   is folded into its expression bias for scoring and export, as the per-frame network's is. The per-frame
+   probabilities that become video-track targets have the backbone's folded correction taken off first, so
+   every target is in the same (blended) space. The validation clips are class-uniform too, so the correction
+   costs the head some validation-clip accuracy there; the per-frame baseline carries the same correction.
 """
 
 from __future__ import annotations
@@ -266,11 +269,11 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
 
     net, backbone_entry = load_model(args.weights_dir, args.backbone, device)
-    banks, head_shift = {}, None
+    banks = {}
     for usage, count in (("Training", args.stills), ("PublicTest", args.val_stills)):
         split = load_split(args.data, usage)
-        if usage == "Training" and not args.no_prior_shift:  # priors of the whole split, as models.train
-            head_shift = label_shift_bias(soft_targets(split.labels, split.votes, 0.4, 0.05), split.labels)
+        if usage == "Training":
+            label_counts = split.labels  # the original labels' prior, which the live head should answer in
         rows = torch.from_numpy(rng.choice(len(split.images), size=min(count, len(split.images)), replace=False))
         print(f"{usage}: rendering {len(rows)} stills x {len(VARIANTS)} variants through the backbone", flush=True)
         maps, probs = build_bank(net, split.images[rows], generator, device)
@@ -280,6 +283,19 @@ def main(argv: list[str] | None = None) -> None:
     video_bank = load_video_tracks(args.video_tracks, net, generator, device, folded_bias(backbone_entry))
     video_clips = round(args.batch_size * args.video_share) if video_bank else 0
     options = ClipOptions(length=args.window)
+
+    def draw(n: int, generator_rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        batch = train_bank.batch(n - video_clips, options, generator_rng)
+        if video_bank:
+            batch = merge_batches(batch, video_bank.batch(video_clips, options, generator_rng))
+        return batch
+
+    head_shift = None
+    if not args.no_prior_shift:  # clips pick classes uniformly: measure the prior the head is trained on
+        prior_rng = np.random.default_rng(args.seed + 1)  # leaves the training draws untouched
+        sampled = torch.cat([draw(args.batch_size, prior_rng)["target"] for _ in range(40)])
+        head_shift = label_shift_bias(sampled.reshape(-1, sampled.shape[-1]), label_counts)
+        print("label-shift offset of the head: " + ", ".join(f"{v:+.3f}" for v in head_shift.tolist()), flush=True)
     val_batch = val_bank.batch(args.val_clips, options, np.random.default_rng(12345))
     baseline = clip_metrics(val_batch["frame_probs"].argmax(-1), val_batch)
     print("per-frame backbone on validation clips: " + json.dumps({k: round(v, 4) for k, v in baseline.items()}))
@@ -298,9 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     began = time.time()
     for step in range(1, args.steps + 1):
         head.train()
-        batch = train_bank.batch(args.batch_size - video_clips, options, rng)
-        if video_bank:
-            batch = merge_batches(batch, video_bank.batch(video_clips, options, rng))
+        batch = draw(args.batch_size, rng)
         out = head(batch["features"].to(device))
         target = batch["target"].to(device)
         c = target.shape[-1]
