@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     for usage, count in (("Training", args.stills), ("PublicTest", args.val_stills)):
         split = load_split(args.data, usage)
         if usage == "Training":
-            label_counts = split.labels  # the original labels' prior, which the live head should answer in
+            train_labels = split.labels  # the original labels' prior, which the live head should answer in
         rows = torch.from_numpy(rng.choice(len(split.images), size=min(count, len(split.images)), replace=False))
         print(f"{usage}: rendering {len(rows)} stills x {len(VARIANTS)} variants through the backbone", flush=True)
         maps, probs = build_bank(net, split.images[rows], generator, device)
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_prior_shift:  # clips pick classes uniformly: measure the prior the head is trained on
         prior_rng = np.random.default_rng(args.seed + 1)  # leaves the training draws untouched
         sampled = torch.cat([draw(args.batch_size, prior_rng)["target"] for _ in range(40)])
-        head_shift = label_shift_bias(sampled.reshape(-1, sampled.shape[-1]), label_counts)
+        head_shift = label_shift_bias(sampled.reshape(-1, sampled.shape[-1]), train_labels)
         print("label-shift offset of the head: " + ", ".join(f"{v:+.3f}" for v in head_shift.tolist()), flush=True)
     val_batch = val_bank.batch(args.val_clips, options, np.random.default_rng(12345))
     baseline = clip_metrics(val_batch["frame_probs"].argmax(-1), val_batch)
