@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
         with shifted(model.expression, prior_bias):  # scored and saved the way it is exported
             result = evaluate(model, args.data, "PublicTest", flip_tta=True)
-            if result["original"]["accuracy"] > best["accuracy"]:
+            improved = result["original"]["accuracy"] > best["accuracy"]
+            if improved:
                 save_weights(model, args.run_dir / "best.pt")
         original = result["original"]
         record = {
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         history.append(record)
         print(json.dumps(record), flush=True)
-        if original["accuracy"] > best["accuracy"]:
+        if improved:
             best = {**record, "metrics": result}
         torch.save(
             {

@@ -344,11 +344,10 @@ def main(argv: list[str] | None = None) -> None:
                     labels = head(val_batch["features"].to(device)).logits.argmax(-1).cpu()
                 record = {"step": step, **{k: round(v, 4) for k, v in clip_metrics(labels, val_batch).items()}}
                 if record["accuracy"] > best["accuracy"]:
+                    best = record
                     save_weights(head, run_dir / "best.pt")
             history.append(record)
             print(json.dumps(record), flush=True)
-            if record["accuracy"] > best["accuracy"]:
-                best = record
 
     print(f"best step {best['step']}: " + json.dumps(best), flush=True)
     if args.no_export:
