@@ -8,7 +8,9 @@ runs on the first ``--saliency-share`` faces of every batch and the multi-task l
 weights) balances saliency BCE, expression and valence/arousal; the decoder is a training-time auxiliary
 and is not exported. Unless ``--no-prior-shift``, every epoch is scored (and the best one exported) with
 the label-shift correction of ``models/prior_shift.py`` folded into the expression bias: the blended
-targets' class prior is not the original labels'. Seeded and resumable: every epoch writes
+targets' class prior is not the original labels'. With ``--teacher`` (names in the weights manifest, repeat
+for an ensemble) the targets also take in the teachers' softened probabilities (``models/distillation.py``),
+and the prior correction is measured on those final targets. Seeded and resumable: every epoch writes
 ``<run-dir>/last.pt``; ``--resume`` continues from it. At the end the best epoch is exported to
 ``weights/`` with its manifest entry (sha256, config, data, split, metrics, command).
 """
@@ -25,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import publish_weights, save_weights
+from models.checkpoint import WeightsError, load_model, publish_weights, save_weights
 from models.circumplex import expected_valence_arousal
 from models.device import resolve_device
+from models.distillation import blend_with_teacher, teacher_probs
 from models.emotion_net import MODEL_CONFIGS, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
@@ -51,6 +54,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not fold the target-to-label prior correction into the exported head (models/prior_shift.py)",
     )
+    parser.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        help="distil from this model of --weights-dir's manifest (repeat for an ensemble)",
+    )
+    parser.add_argument("--teacher-weight", type=float, default=0.5, help="share of the teachers' probabilities")
+    parser.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the teachers")
+    parser.add_argument("--weights-dir", type=Path, default=Path("weights"), help="where --teacher models live")
     parser.add_argument("--saliency", type=Path, default=None, help="saliency masks npz (models.saliency_targets)")
     parser.add_argument("--saliency-share", type=int, default=32, help="faces per batch that also train the decoder")
     parser.add_argument("--seed", type=int, default=0)
@@ -85,6 +97,16 @@ def _load_masks(path: Path | None, rows: int) -> torch.Tensor | None:
     return torch.from_numpy(masks).unsqueeze(1)
 
 
+def _distil(args: argparse.Namespace, device: torch.device) -> list[tuple[torch.nn.Module, dict]]:
+    """The --teacher models with their manifest entries; a missing or mismatched one ends the run."""
+    if not 0.0 <= args.teacher_weight <= 1.0 or args.temperature <= 0:
+        sys.exit("error: --teacher-weight must lie in [0, 1] and --temperature be positive")
+    try:
+        return [load_model(args.weights_dir, name, device) for name in args.teacher]
+    except WeightsError as exc:
+        sys.exit(f"error: teacher: {exc}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     commit = _commit()  # the code that trains, recorded before anything can change the tree
@@ -97,6 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     train = load_split(args.data, "Training")
     images, labels = train.images, train.labels
     targets = soft_targets(labels, train.votes, args.vote_weight, args.smoothing)
+    teachers = _distil(args, device) if args.teacher else []
+    if teachers:  # every Training row, so the prior correction below sees the targets it corrects
+        soft = teacher_probs([t for t, _ in teachers], train.images, args.temperature)
+        targets = blend_with_teacher(targets, soft, args.teacher_weight)
+        print(f"teachers {args.teacher}: Training accuracy {(soft.argmax(1) == labels).float().mean():.4f}", flush=True)
     prior_bias = None if args.no_prior_shift else label_shift_bias(targets, labels)  # priors of the whole split
     if args.limit:
         images, labels, targets = images[: args.limit], labels[: args.limit], targets[: args.limit]
@@ -185,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
         with shifted(model.expression, prior_bias):  # scored and saved the way it is exported
-            result = evaluate(model, args.data, "PublicTest", flip_tta=True)
+            result = evaluate([model], args.data, "PublicTest", flip_tta=True)
             improved = result["original"]["accuracy"] > best["accuracy"]
             if improved:
                 save_weights(model, args.run_dir / "best.pt")
@@ -235,9 +262,19 @@ def main(argv: list[str] | None = None) -> None:
             "selection_split": "usage == PublicTest (3,589 rows); best epoch by accuracy",
             "targets": f"(1-{args.vote_weight})*one-hot(original label, smoothing {args.smoothing}) + "
             f"{args.vote_weight}*FER+ vote distribution; "
-            "valence/arousal targets derived: circumplex coordinates averaged under the class target "
+            + (
+                f"then (1-{args.teacher_weight})*that + {args.teacher_weight}*teachers' mean flip-averaged "
+                f"softmax(logits/{args.temperature}); "
+                if teachers
+                else ""
+            )
+            + "valence/arousal targets derived: circumplex coordinates averaged under the class target "
             "(FER2013 has no V/A labels)",
             "prior_shift": manifest_record(prior_bias),
+            "teachers": [
+                {"model": name, "sha256": entry["sha256"]}
+                for name, (_, entry) in zip(args.teacher, teachers, strict=True)
+            ],
             "saliency": (
                 f"decoder (Eq. 8, fusion 'paper') on {args.saliency_share} faces per batch; masks {args.saliency.name} "
                 "from MTCNN boxes and landmarks (models/saliency_targets.py); tasks balanced by learned "

@@ -1,0 +1,85 @@
+"""Distillation: teacher probabilities (ensemble, mirror views, temperature) and their share of the targets."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models import train
+from models.checkpoint import save_weights, sha256_of, write_manifest_entry
+from models.distillation import blend_with_teacher, teacher_probs
+from models.emotion_net import create_model
+from models.evaluate import ensemble_probs, predict_probs
+
+
+@pytest.fixture(scope="module")
+def nets() -> list[torch.nn.Module]:
+    torch.manual_seed(0)
+    return [create_model("resnet_ca_s").eval() for _ in range(2)]
+
+
+@pytest.fixture(scope="module")
+def faces() -> torch.Tensor:
+    return torch.rand(5, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+
+
+def test_teacher_probs_are_softened_mirror_averaged_ensemble_means(nets, faces) -> None:
+    with torch.inference_mode():
+        expected = torch.stack(
+            [(n(faces).logits.div(3.0).softmax(1) + n(faces.flip(-1)).logits.div(3.0).softmax(1)) / 2 for n in nets]
+        ).mean(0)
+    got = teacher_probs(nets, faces, temperature=3.0)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.allclose(got.sum(1), torch.ones(5), atol=1e-5)
+
+
+def test_higher_temperature_flattens_the_answer(nets, faces) -> None:
+    def entropy(p: torch.Tensor) -> torch.Tensor:
+        return -(p * p.clamp_min(1e-12).log()).sum(1)
+
+    cool, warm = teacher_probs(nets, faces, 1.0), teacher_probs(nets, faces, 4.0)
+    assert (entropy(warm) > entropy(cool)).all()
+    assert torch.allclose(teacher_probs(nets, faces, 1e6), torch.full((5, 7), 1 / 7), atol=1e-4)
+
+
+def test_an_ensemble_of_one_is_that_network(nets, faces) -> None:
+    assert np.allclose(ensemble_probs(nets[:1], faces), predict_probs(nets[0], faces))
+    with pytest.raises(ValueError, match="at least one"):
+        ensemble_probs([], faces)
+    with pytest.raises(ValueError, match="temperature"):
+        predict_probs(nets[0], faces, temperature=0.0)
+
+
+def test_blend_keeps_distributions_and_checks_its_inputs() -> None:
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    teacher = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+    mixed = blend_with_teacher(targets, teacher, 0.25)
+    assert torch.allclose(mixed, torch.tensor([[0.75, 0.125, 0.125], [0.4, 0.225, 0.375]]))
+    assert torch.equal(blend_with_teacher(targets, teacher, 0.0), targets)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        blend_with_teacher(targets, teacher, 1.5)
+    with pytest.raises(ValueError, match="shape"):
+        blend_with_teacher(targets, teacher[:1], 0.5)
+
+
+def _tiny_fer(path, rng: np.random.Generator) -> None:
+    labels = np.tile(np.arange(7, dtype=np.uint8), 6)
+    usage = np.array(["Training"] * 28 + ["PublicTest"] * 14)
+    np.savez(path, images=rng.integers(0, 255, (42, 48, 48), dtype=np.uint8), labels=labels, usage=usage)
+
+
+def test_a_distilled_run_records_its_teachers(tmp_path, nets) -> None:
+    _tiny_fer(tmp_path / "fer.npz", np.random.default_rng(0))
+    teachers = tmp_path / "teachers"
+    sha = save_weights(nets[0], teachers / "t.pt")
+    write_manifest_entry(teachers, "teacher_a", {"file": "t.pt", "sha256": sha})
+    common = ["--data", str(tmp_path / "fer.npz"), "--epochs", "1", "--batch-size", "14"]
+    common += ["--weights-dir", str(teachers), "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path)]
+    train.main([*common, "--teacher", "teacher_a", "--teacher-weight", "0.3", "--temperature", "2"])
+    entry = json.loads((tmp_path / "manifest.json").read_text())["models"]["emotion"]
+    assert entry["teachers"] == [{"model": "teacher_a", "sha256": sha}]
+    assert "0.3*teachers' mean flip-averaged softmax(logits/2.0)" in entry["targets"]
+    assert entry["sha256"] == sha256_of(tmp_path / "emotion.pt")
+    with pytest.raises(SystemExit, match="teacher: model 'nobody' is not in"):
+        train.main([*common, "--teacher", "nobody"])
