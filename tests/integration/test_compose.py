@@ -432,7 +432,20 @@ def test_install_order(dockerfile, torch_install):
 
 def test_dockerignore_keeps_build_inputs_and_drops_junk():
     patterns = _dockerignore_patterns()
-    for rel in sorted(REQUIRED_COPY_SOURCES) + ["weights/manifest.json", "service/__main__.py"]:
+    for rel in sorted(REQUIRED_COPY_SOURCES) + [
+        "weights/manifest.json",
+        "weights/emotion.pt",
+        "weights/temporal.pt",
+        "service/__main__.py",
+    ]:
         assert not _ignored(rel, patterns), f".dockerignore excludes {rel}, which the images need"
-    for rel in (".venv", ".git", "runs", "service/__pycache__", "tests/data", "runs_train.log"):
+    for rel in (
+        ".venv",
+        ".git",
+        "runs",
+        "service/__pycache__",
+        "tests/data",
+        "runs_train.log",
+        "weights/emotion_teacher_b.pt",
+    ):
         assert _ignored(rel, patterns), f".dockerignore should exclude {rel}"
