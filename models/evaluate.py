@@ -87,15 +87,16 @@ def main(argv: list[str] | None = None) -> None:
     if not args.data.is_file():
         parser.error(f"no such data file: {args.data}")
     models = [load_model(args.weights_dir, name)[0] for name in args.model]
-    if len({m.config.classes for m in models}) > 1:
+    classes = models[0].config.classes
+    if any(m.config.classes != classes for m in models):
         parser.error(f"models {args.model} do not share one class list")
     result = evaluate(models, args.data, args.usage, flip_tta=not args.no_tta)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(format_report(f"{args.usage} original FER2013 labels", result["original"], models[0].config.classes))
+    print(format_report(f"{args.usage} original FER2013 labels", result["original"], classes))
     if "ferplus_majority" in result:
-        print(format_report(f"{args.usage} FER+ majority labels", result["ferplus_majority"], models[0].config.classes))
+        print(format_report(f"{args.usage} FER+ majority labels", result["ferplus_majority"], classes))
 
 
 if __name__ == "__main__":
