@@ -78,11 +78,8 @@ def publish_weights(best: Path, export_dir: Path, name: str, entry: dict) -> Pat
     return target
 
 
-def load_model(
-    weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str | None = "emotion_net"
-) -> tuple[nn.Module, dict]:
-    """Loads model ``name`` of ``kind`` (None: whichever kind the file holds) after checking its sha256;
-    returns (model in eval mode, manifest entry)."""
+def verified_entry(weights_dir: Path, name: str) -> dict:
+    """Model ``name``'s manifest entry, once its file exists and has the recorded sha256."""
     manifest = read_manifest(weights_dir)
     entry = manifest.get("models", {}).get(name)
     if entry is None:
@@ -95,6 +92,16 @@ def load_model(
     actual = sha256_of(path)
     if actual != entry["sha256"]:
         raise WeightsError(f"weights file {path} has sha256 {actual}, manifest says {entry['sha256']}")
+    return entry
+
+
+def load_model(
+    weights_dir: Path, name: str, device: torch.device | str = "cpu", kind: str | None = "emotion_net"
+) -> tuple[nn.Module, dict]:
+    """Loads model ``name`` of ``kind`` (None: whichever kind the file holds) after checking its sha256;
+    returns (model in eval mode, manifest entry)."""
+    entry = verified_entry(weights_dir, name)
+    path = weights_dir / entry["file"]
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         found = payload.get("kind", "emotion_net")  # files from before kinds were recorded hold an EmotionNet

@@ -17,17 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from models.checkpoint import WeightsError, read_manifest, sha256_of, write_manifest_entry
-
-
-def _verified_entry(export_dir: Path, name: str) -> dict:
-    entry = read_manifest(export_dir).get("models", {}).get(name)
-    if entry is None:
-        raise WeightsError(f"{export_dir / 'manifest.json'} has no model {name!r}")
-    path = export_dir / entry["file"]
-    if not path.is_file() or sha256_of(path) != entry["sha256"]:
-        raise WeightsError(f"{path} is missing or does not match its manifest sha256")
-    return entry
+from models.checkpoint import WeightsError, read_manifest, verified_entry, write_manifest_entry
 
 
 def _accuracy(entry: dict) -> float:
@@ -57,7 +47,7 @@ def stage_entry(previous: dict, new: dict) -> dict:
 
 def publish(export_dir: Path, name: str, weights_dir: Path, as_stage: bool, force: bool = False) -> dict:
     """Copies ``export_dir``'s model ``name`` into ``weights_dir`` and writes its manifest entry; returns it."""
-    new = _verified_entry(export_dir, name)
+    new = verified_entry(export_dir, name)
     existing = (
         read_manifest(weights_dir).get("models", {}).get(name) if (weights_dir / "manifest.json").is_file() else None
     )
