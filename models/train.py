@@ -10,7 +10,10 @@ and is not exported. Unless ``--no-prior-shift``, every epoch is scored (and the
 the label-shift correction of ``models/prior_shift.py`` folded into the expression bias: the blended
 targets' class prior is not the original labels'. With ``--teacher`` (names in the weights manifest, repeat
 for an ensemble) the targets also take in the teachers' softened probabilities (``models/distillation.py``),
-and the prior correction is measured on those final targets. Seeded and resumable: every epoch writes
+and the prior correction is measured on those final targets. With ``--swa-epochs N`` the last N epochs run at
+the constant ``--swa-lr`` and their end-of-epoch weights are averaged (``models/weight_averaging.py``); after
+each of them the average, with BatchNorm statistics re-estimated, is scored like an epoch and may be the one
+exported. Seeded and resumable: every epoch writes
 ``<run-dir>/last.pt``; ``--resume`` continues from it. At the end the best epoch is exported to
 ``weights/`` with its manifest entry (sha256, config, data, split, metrics, command).
 """
@@ -37,6 +40,7 @@ from models.fer_data import augment, load_split, soft_targets
 from models.multitask_loss import TASKS, MultiTaskLoss
 from models.prior_shift import label_shift_bias, manifest_record, shifted
 from models.saliency_decoder import SaliencyDecoder
+from models.weight_averaging import refresh_batchnorm, weight_average
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +69,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--weights-dir", type=Path, default=Path("weights"), help="where --teacher models live")
     parser.add_argument("--saliency", type=Path, default=None, help="saliency masks npz (models.saliency_targets)")
     parser.add_argument("--saliency-share", type=int, default=32, help="faces per batch that also train the decoder")
+    parser.add_argument(
+        "--swa-epochs", type=int, default=0, help="average the weights of the last N epochs (constant --swa-lr)"
+    )
+    parser.add_argument("--swa-lr", type=float, default=0.01, help="learning rate while weights are averaged")
+    parser.add_argument(
+        "--swa-bn-rows", type=int, default=8192, help="Training faces that re-estimate the average's BatchNorm"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -107,11 +118,18 @@ def _distil(args: argparse.Namespace, device: torch.device) -> list[tuple[torch.
         sys.exit(f"error: teacher: {exc}")
 
 
+def _scores(result: dict) -> dict:
+    """The two PublicTest figures every history entry carries (original labels)."""
+    return {"accuracy": result["original"]["accuracy"], "macro_f1": result["original"]["macro_f1"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     commit = _commit()  # the code that trains, recorded before anything can change the tree
     if not args.data.is_file():
         sys.exit(f"error: no such data file: {args.data}")
+    if not 0 <= args.swa_epochs <= args.epochs or args.swa_lr <= 0 or args.swa_bn_rows < 1:
+        sys.exit("error: --swa-epochs must lie in [0, --epochs], --swa-lr and --swa-bn-rows be positive")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -151,9 +169,15 @@ def main(argv: list[str] | None = None) -> None:
         nesterov=True,
     )
     steps_per_epoch = (len(images) + args.batch_size - 1) // args.batch_size
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15
-    )
+    cycle_epochs = args.epochs - args.swa_epochs  # one-cycle first, then (if any) the averaged epochs
+    schedulers = {}
+    if cycle_epochs:
+        schedulers["cycle"] = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=args.lr, total_steps=cycle_epochs * steps_per_epoch, pct_start=0.15
+        )
+    if args.swa_epochs:  # one epoch's cosine glide from the current rate to --swa-lr, then constant
+        schedulers["swa"] = torch.optim.swa_utils.SWALR(optimizer, args.swa_lr, anneal_epochs=steps_per_epoch)
+    average = weight_average(model) if args.swa_epochs else None
     generator = torch.Generator().manual_seed(args.seed)
     start_epoch, best, history = 0, {"accuracy": -1.0}, []
     args.run_dir.mkdir(parents=True, exist_ok=True)
@@ -164,13 +188,18 @@ def main(argv: list[str] | None = None) -> None:
         decoder.load_state_dict(state["decoder"])
         balance.load_state_dict(state["balance"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for key, scheduler in schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][key])
+        if average is not None:
+            average.load_state_dict(state["average"])
         generator.set_state(state["generator"])
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
         print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
 
     use_amp = device.type == "cuda"
     for epoch in range(start_epoch, args.epochs):
+        averaging = epoch >= cycle_epochs
+        scheduler = schedulers["swa" if averaging else "cycle"]
         model.train()
         began, seen, loss_sum, correct = time.time(), 0, 0.0, 0
         order = torch.randperm(len(images), generator=generator)
@@ -205,37 +234,39 @@ def main(argv: list[str] | None = None) -> None:
             if step % 50 == 0:
                 print(
                     f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
-                    f"train_acc {correct / seen:.4f} lr {scheduler.get_last_lr()[0]:.4f} "
+                    f"train_acc {correct / seen:.4f} lr {optimizer.param_groups[0]['lr']:.4f} "
                     + " ".join(f"{k}={v.item():.3f}" for k, v in terms.parts.items())
                     + " weights "
                     + " ".join(f"{k}={v.item():.2f}" for k, v in terms.weights.items()),
                     flush=True,
                 )
-        with shifted(model.expression, prior_bias):  # scored and saved the way it is exported
-            result = evaluate([model], args.data, "PublicTest", flip_tta=True)
-            improved = result["original"]["accuracy"] > best["accuracy"]
-            if improved:
-                save_weights(model, args.run_dir / "best.pt")
-        original = result["original"]
-        record = {
-            "epoch": epoch + 1,
-            "train_expression_loss": loss_sum / seen,
-            "train_acc": correct / seen,
-            "accuracy": original["accuracy"],
-            "macro_f1": original["macro_f1"],
-            "seconds": time.time() - began,
-        }
+        record = {"epoch": epoch + 1, "train_expression_loss": loss_sum / seen, "train_acc": correct / seen}
+        candidates = [(model, record)]
+        if averaging:
+            average.update_parameters(model)
+            refresh_batchnorm(average, images[: args.swa_bn_rows])
+            # The average stands for the epochs cycle_epochs+1 .. epoch+1 and competes with them for export.
+            candidates.append((average.module, {"epoch": f"average of epochs {cycle_epochs + 1}-{epoch + 1}"}))
+        for net, entry in candidates:
+            with shifted(net.expression, prior_bias):  # scored and saved the way it is exported
+                result = evaluate([net], args.data, "PublicTest", flip_tta=True)
+                if result["original"]["accuracy"] > best["accuracy"]:
+                    save_weights(net, args.run_dir / "best.pt")
+                    best = {**entry, **_scores(result), "metrics": result}
+            entry.update(_scores(result))
+        record["seconds"] = time.time() - began
+        if averaging:
+            record["average"] = candidates[1][1]
         history.append(record)
         print(json.dumps(record), flush=True)
-        if improved:
-            best = {**record, "metrics": result}
         torch.save(
             {
                 "model": model.state_dict(),
                 "decoder": decoder.state_dict(),
                 "balance": balance.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
+                "schedulers": {key: scheduler.state_dict() for key, scheduler in schedulers.items()},
+                "average": None if average is None else average.state_dict(),
                 "generator": generator.get_state(),
                 "epoch": epoch,
                 "best": best,
@@ -259,7 +290,13 @@ def main(argv: list[str] | None = None) -> None:
             "parameters": sum(p.numel() for p in model.parameters()),
             "data": f"{args.data.name}: FER2013 images with FER+ votes (see ../shared/data/README.md)",
             "train_split": "usage == Training (28,709 rows)" if not args.limit else f"first {args.limit} Training rows",
-            "selection_split": "usage == PublicTest (3,589 rows); best epoch by accuracy",
+            "selection_split": "usage == PublicTest (3,589 rows); best epoch (or weight average) by accuracy",
+            "weight_averaging": (
+                f"SWA of the last {args.swa_epochs} epochs at lr {args.swa_lr} (models/weight_averaging.py); "
+                f"BatchNorm re-estimated on the first {min(args.swa_bn_rows, len(images))} un-augmented Training faces"
+                if args.swa_epochs
+                else "none"
+            ),
             "targets": f"(1-{args.vote_weight})*one-hot(original label, smoothing {args.smoothing}) + "
             f"{args.vote_weight}*FER+ vote distribution; "
             + (

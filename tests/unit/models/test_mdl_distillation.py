@@ -63,18 +63,11 @@ def test_blend_keeps_distributions_and_checks_its_inputs() -> None:
         blend_with_teacher(targets, teacher[:1], 0.5)
 
 
-def _tiny_fer(path, rng: np.random.Generator) -> None:
-    labels = np.tile(np.arange(7, dtype=np.uint8), 6)
-    usage = np.array(["Training"] * 28 + ["PublicTest"] * 14)
-    np.savez(path, images=rng.integers(0, 255, (42, 48, 48), dtype=np.uint8), labels=labels, usage=usage)
-
-
-def test_a_distilled_run_records_its_teachers(tmp_path, nets) -> None:
-    _tiny_fer(tmp_path / "fer.npz", np.random.default_rng(0))
+def test_a_distilled_run_records_its_teachers(tmp_path, tiny_fer, nets) -> None:
     teachers = tmp_path / "teachers"
     sha = save_weights(nets[0], teachers / "t.pt")
     write_manifest_entry(teachers, "teacher_a", {"file": "t.pt", "sha256": sha})
-    common = ["--data", str(tmp_path / "fer.npz"), "--epochs", "1", "--batch-size", "14"]
+    common = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "14"]
     common += ["--weights-dir", str(teachers), "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path)]
     train.main([*common, "--teacher", "teacher_a", "--teacher-weight", "0.3", "--temperature", "2"])
     entry = json.loads((tmp_path / "manifest.json").read_text())["models"]["emotion"]
