@@ -40,7 +40,7 @@ from models.fer_data import augment, load_split, soft_targets
 from models.multitask_loss import TASKS, MultiTaskLoss
 from models.prior_shift import label_shift_bias, manifest_record, shifted
 from models.saliency_decoder import SaliencyDecoder
-from models.weight_averaging import refresh_batchnorm, weight_average
+from models.weight_averaging import refresh_batchnorm
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.swa_epochs:  # one epoch's cosine glide from the current rate to --swa-lr, then constant
         schedulers["swa"] = torch.optim.swa_utils.SWALR(optimizer, args.swa_lr, anneal_epochs=steps_per_epoch)
-    average = weight_average(model) if args.swa_epochs else None
+    average = torch.optim.swa_utils.AveragedModel(model) if args.swa_epochs else None
     generator = torch.Generator().manual_seed(args.seed)
     start_epoch, best, history = 0, {"accuracy": -1.0}, []
     args.run_dir.mkdir(parents=True, exist_ok=True)

@@ -4,25 +4,21 @@ Why: at a constant, moderate learning rate SGD's iterates wander around a wide m
 nearer its centre and generalises better than any single iterate, at no cost at inference (it is one network
 of the same shape). The averaged weights never ran forward during training, so their BatchNorm statistics
 belong to no iterate: they are recomputed from un-augmented training faces (the test distribution) before the
-average is scored or exported. The averaging itself is ``torch.optim.swa_utils``; this module adds what our
-faces need (channels-last batches, a bounded number of rows for the statistics).
+average is scored or exported. The averaging itself is ``torch.optim.swa_utils.AveragedModel``; this module adds what
+our faces need for the statistics (channels-last batches on the network's device).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.optim.swa_utils import AveragedModel, update_bn
-
-
-def weight_average(model: nn.Module) -> AveragedModel:
-    """A running equal-weight average of ``model``'s parameters (empty until the first ``update_parameters``)."""
-    return AveragedModel(model)
 
 
 @torch.no_grad()
 def refresh_batchnorm(average: AveragedModel, faces: torch.Tensor, batch_size: int = 512) -> None:
-    """Re-estimates every BatchNorm's running mean/variance of ``average`` as the plain mean over ``faces``.
+    """Re-estimates every BatchNorm's running mean/variance of ``average`` from ``faces``.
+
+    The new statistics are the mean of the batches' own (momentum off), so stale ones leave no trace.
 
     ``faces`` (N, C, H, W) in [0, 1], un-augmented; batches go to the averaged network's device in channels-last
     layout, the layout it trains in.
