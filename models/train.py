@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> None:
             average.update_parameters(model)
             refresh_batchnorm(average, images[: args.swa_bn_rows])
             # The average stands for the epochs cycle_epochs+1 .. epoch+1 and competes with them for export.
-            candidates.append((average.module, {"epoch": f"average of epochs {cycle_epochs + 1}-{epoch + 1}"}))
+            record["average"] = {"epoch": f"average of epochs {cycle_epochs + 1}-{epoch + 1}"}
+            candidates.append((average.module, record["average"]))
         for net, entry in candidates:
             with shifted(net.expression, prior_bias):  # scored and saved the way it is exported
                 result = evaluate([net], args.data, "PublicTest", flip_tta=True)
@@ -255,8 +256,6 @@ def main(argv: list[str] | None = None) -> None:
                     best = {**entry, **_scores(result), "metrics": result}
             entry.update(_scores(result))
         record["seconds"] = time.time() - began
-        if averaging:
-            record["average"] = candidates[1][1]
         history.append(record)
         print(json.dumps(record), flush=True)
         torch.save(
