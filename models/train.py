@@ -34,13 +34,14 @@ from models.checkpoint import WeightsError, load_model, publish_weights, save_we
 from models.circumplex import expected_valence_arousal
 from models.device import resolve_device
 from models.distillation import blend_with_teacher, teacher_probs
-from models.emotion_net import MODEL_CONFIGS, create_model
+from models.emotion_net import MODEL_CONFIGS, EmotionNet, EmotionNetConfig, create_model
 from models.evaluate import evaluate
 from models.fer_data import augment, load_split, soft_targets
 from models.multitask_loss import TASKS, MultiTaskLoss
 from models.prior_shift import label_shift_bias, manifest_record, shifted
 from models.saliency_decoder import SaliencyDecoder
 from models.weight_averaging import refresh_batchnorm
+from models.widen import widen
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -118,6 +119,24 @@ def _distil(args: argparse.Namespace, device: torch.device) -> list[tuple[torch.
         sys.exit(f"error: teacher: {exc}")
 
 
+def _initial(path: Path, model: EmotionNet, seed: int) -> EmotionNet:
+    """``model`` loaded from exported weights; narrower weights of the same design are widened into it."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    config = EmotionNetConfig.from_dict(payload["config"])
+    if config.name == model.config.name:
+        model.load_state_dict(payload["state_dict"])
+        print(f"initialised from {path}", flush=True)
+        return model
+    narrow = EmotionNet(config)
+    narrow.load_state_dict(payload["state_dict"])
+    try:
+        wide = widen(narrow, model.config, seed)
+    except ValueError as exc:
+        sys.exit(f"error: {path} holds {config.name!r}, which cannot become {model.config.name!r}: {exc}")
+    print(f"initialised from {path}, widened {config.widths} -> {model.config.widths}", flush=True)
+    return wide
+
+
 def _scores(result: dict) -> dict:
     """The two PublicTest figures every history entry carries (original labels)."""
     return {"accuracy": result["original"]["accuracy"], "macro_f1": result["original"]["macro_f1"]}
@@ -151,11 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
     model = create_model(args.model)
     if args.init is not None:
-        payload = torch.load(args.init, map_location="cpu", weights_only=True)
-        if payload["config"]["name"] != args.model:
-            sys.exit(f"error: {args.init} holds {payload['config']['name']!r}, not {args.model!r}")
-        model.load_state_dict(payload["state_dict"])
-        print(f"initialised from {args.init}", flush=True)
+        model = _initial(args.init, model, args.seed)
     model = model.to(device, memory_format=torch.channels_last)  # ~30 % faster convolutions on CPU too
     decoder = SaliencyDecoder(model.config.widths, fusion="paper").to(device, memory_format=torch.channels_last)
     balance = MultiTaskLoss().to(device)
