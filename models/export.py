@@ -10,7 +10,7 @@ parity of the real trained weights. Both networks export, picked by the kind rec
 
 The per-face network maps faces (batch, 1, 48, 48) to logits, valence/arousal and the embedding. The
 temporal head is exported as the live path calls it (``TemporalEmotionHead.newest``): a batch of track
-windows of cached D′4 maps (batch, S, 256, 3, 3) -> the newest step's probabilities, valence/arousal and
+windows of cached D′4 maps (batch, S, C, 3, 3) -> the newest step's probabilities, valence/arousal and
 confidence; S is fixed to the trained window because the live path always pads to it. The exporter is
 ``torch.onnx.export(dynamo=True)`` (needs ``onnxscript``): the TorchScript exporter is deprecated for removal.
 """
@@ -140,7 +140,7 @@ def load_weights_file(weights: Path) -> nn.Module:
 
 
 def track_windows(backbone: nn.Module, clip: Path, window: int) -> torch.Tensor:
-    """(2, window, 256, 3, 3) real D′4 maps: a clip's faces through the backbone, forwards and backwards."""
+    """(2, window, C, 3, 3) real D′4 maps: a clip's faces through the backbone, forwards and backwards."""
     faces = clip_faces(clip, window, backbone.config.input_size).repeat(1, backbone.config.in_channels, 1, 1)
     with torch.no_grad():
         maps = backbone.backbone(backbone.normalise(faces))[-1]

@@ -1,13 +1,13 @@
 """The video branch: a face track's cached backbone features -> per-step expression, V/A and confidence.
 
 Why: one frame is noisy (a blink, motion blur, a hand, half a mouth movement) and a per-frame classifier
-flips its label with it. The backbone runs once per face per frame; its deepest level D′4 (256×3×3 for a
-48×48 face) is cached per track (``models.feature_cache``), and this head runs over the last S cached
-maps, so sliding the window by one frame never recomputes the backbone:
+flips its label with it. The backbone runs once per face per frame; its deepest level D′4 (C×3×3 for a
+48×48 face, C the backbone's last width) is cached per track (``models.feature_cache``), and this head
+runs over the last S cached maps, so sliding the window by one frame never recomputes the backbone:
 
     D′4 of S frames ─ spatio-temporal attention (seed 000, Eq. 3–7) ─► B
     D′4 + B (residual: the attention adds what recurs across the clip to each frame's own features)
-      ─ spatial mean ─► (S, 256) ─ GRU (seed 002) ─► per step: 7 logits, valence/arousal, confidence
+      ─ spatial mean ─► (S, C) ─ GRU (seed 002) ─► per step: 7 logits, valence/arousal, confidence
 
 The GRU is causal, so the newest step uses no look-ahead; the attention sees the whole window (only past
 frames in live use). Windows shorter than S (a new track) are left-padded by repeating their oldest frame
@@ -31,7 +31,7 @@ class TemporalHeadConfig:
 
     name: str = "track_gru"
     window: int = 16
-    channels: int = 256
+    channels: int = 256  # the backbone's last width (models.train_temporal sets it from the backbone)
     key_channels: int = 64
     top_j: int = 4
     hidden: int = 128

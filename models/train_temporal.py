@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     baseline = clip_metrics(val_batch["frame_probs"].argmax(-1), val_batch)
     print("per-frame backbone on validation clips: " + json.dumps({k: round(v, 4) for k, v in baseline.items()}))
 
-    head = TemporalEmotionHead(TemporalHeadConfig(window=args.window)).to(device)
+    head = TemporalEmotionHead(TemporalHeadConfig(window=args.window, channels=net.backbone.out_channels)).to(device)
     balance = MultiTaskLoss().to(device)
     optimizer = torch.optim.AdamW(
         [{"params": head.parameters(), "weight_decay": 1e-4}, {"params": balance.parameters(), "weight_decay": 0.0}],

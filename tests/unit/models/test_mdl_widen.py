@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from models.emotion_net import EmotionNet, EmotionNetConfig
+from models import train
+from models.checkpoint import save_weights
+from models.emotion_net import EmotionNet, EmotionNetConfig, create_model
 from models.widen import channel_map, split_weights, widen
 
 NARROW = EmotionNetConfig(name="narrow", widths=(4, 8, 8, 16))
@@ -64,3 +66,18 @@ def test_copies_get_different_gradients_so_training_can_separate_them():
 def test_widening_refuses_a_different_design():
     with pytest.raises(ValueError, match="blocks"):
         widen(_trained_like(NARROW), EmotionNetConfig(name="deeper", widths=(6, 8, 16, 32), blocks=(2, 2, 2, 3)))
+
+
+def test_training_from_narrower_weights_widens_them(tmp_path, tiny_fer, capsys) -> None:
+    narrow = tmp_path / "narrow.pt"
+    save_weights(create_model("resnet_ca_s"), narrow)
+    run = ["--data", str(tiny_fer), "--epochs", "1", "--batch-size", "14", "--run-dir", str(tmp_path / "run")]
+    train.main([*run, "--model", "resnet_ca_w", "--init", str(narrow), "--no-export"])
+    assert "widened (32, 64, 128, 256) -> (32, 64, 256, 512)" in capsys.readouterr().out
+    saved = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert saved["config"]["name"] == "resnet_ca_w"
+
+    other = tmp_path / "other.pt"
+    save_weights(EmotionNet(EmotionNetConfig(name="shallow", blocks=(1, 1, 1, 1))), other)
+    with pytest.raises(SystemExit, match="'shallow', which cannot become 'resnet_ca_w'"):
+        train.main([*run, "--model", "resnet_ca_w", "--init", str(other), "--no-export"])
