@@ -43,7 +43,7 @@ class EmotionNetConfig:
 MODEL_CONFIGS: dict[str, EmotionNetConfig] = {
     "resnet_ca_s": EmotionNetConfig(name="resnet_ca_s"),
     # ResNet-18 widths on the two deep levels only: they hold most parameters but, at 6×6 and 3×3, little
-    # of the compute, so capacity grows 3.7× for 1.7× the CPU cost (models/widen.py grows _s into it).
+    # of the compute, so parameters grow 3.7× for 2.3× the MACs (models/widen.py grows _s into it).
     "resnet_ca_w": EmotionNetConfig(name="resnet_ca_w", widths=(32, 64, 256, 512)),
 }
 
