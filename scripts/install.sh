@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv/ and installs what is missing; a second run with nothing changed does nothing.
 # torch/torchvision first (this pair is on local disk on the project machines and runs on CPU and CUDA),
-# then the project with its test extras, then facenet-pytorch with --no-deps (it pins torch<2.3, numpy<2).
+# then the project with its worker and test extras, then facenet-pytorch with --no-deps (it pins torch<2.3, numpy<2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -15,7 +15,7 @@ fi
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q --upgrade pip
 pip install -q torch==2.14.1 torchvision==0.29.1
-pip install -q -e ".[test]"
+pip install -q -e ".[worker,test]"
 pip install -q --no-deps facenet-pytorch==2.6.0
 # prove that what facenet-pytorch imports works with the installed torch/torchvision/numpy
 .venv/bin/python - <<'PY'

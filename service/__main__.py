@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
 
-from models.checkpoint import WeightsError
-from service.ingest.source import SourceError
 from service.ingest.urls import InvalidSourceError
 
 
@@ -55,9 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from service.config import Settings  # settings are read when a command runs, never at import
 
     settings = Settings()
-    from service.runtime import configure_logging
-
-    configure_logging(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
             from service.commands import serve
@@ -87,8 +84,16 @@ def main(argv: list[str] | None = None) -> None:
             from service.track_crops import run_track_crops
 
             run_track_crops(settings, args.clip, args.out, args.fps, args.min_frames)
-    except (WeightsError, InvalidSourceError, SourceError) as exc:
+    except InvalidSourceError as exc:
         sys.exit(f"error: {exc}")
+    except Exception as exc:
+        # imported here, not at the top: the API process (serve) must not load torch or PyAV
+        from models.weights import WeightsError
+        from service.ingest.source import SourceError
+
+        if isinstance(exc, WeightsError | SourceError):
+            sys.exit(f"error: {exc}")
+        raise
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.ingest.urls import parse_source
-from service.runtime import build_worker
 
 log = logging.getLogger(__name__)
 DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
@@ -28,12 +27,16 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 def worker(settings: Settings, stop: threading.Event) -> None:
+    from service.runtime import build_worker  # loads torch: only worker processes import it
+
     target = connect(settings)
     build_worker(settings, target).run(stop)
 
 
 def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
+    from service.runtime import build_worker
+
     settings = settings.model_copy(update={"allow_local_files": True})
     spec = parse_source(clip or str(DEMO_CLIP), allow_local_files=True)  # a bad path fails before anything starts
     target = connect(settings)

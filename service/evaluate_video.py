@@ -13,25 +13,26 @@ import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from models.metrics import flip_rate
+from models.evaluation.metrics import flip_rate
+from service import wire
 from service.config import Settings
-from service.ingest.source import SourceOptions, VideoSource
+from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import parse_source
-from service.runtime import build_analyzer
+from service.pipeline.analysis import analyse, new_stream_state
+from service.runtime import build_pipeline
 
 
 def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
     spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before any model loads
-    analyzer = build_analyzer(settings)
-    state = analyzer.new_stream("eval")
-    source = VideoSource(
-        spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side), threading.Event()
-    )
+    pipeline = build_pipeline(settings)
+    state = new_stream_state(settings, pipeline, "eval")
+    source = VideoSource(spec, source_options(settings, fps), threading.Event())
     faces: list[dict] = []
     frames = 0
     for frame in source.frames():
         frames += 1
-        faces.extend(m for m in analyzer.analyze([(state, frame)])["eval"] if m["type"] == "face")
+        messages = analyse(pipeline, [(state, frame)])[0].messages
+        faces.extend(wire.decode("", m.body) for m in messages if m.type == "face")
     tracks = Counter(f["track_id"] for f in faces)
     main = [f for f in faces if tracks and f["track_id"] == tracks.most_common(1)[0][0]]
     labels = [f["label"] for f in main]

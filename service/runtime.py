@@ -1,38 +1,37 @@
-"""Builds the worker's parts from settings: the one place that wires detector, model, analyzer and Redis."""
+"""Builds the worker's parts from settings: the one place that wires detector, models, pipeline and Redis."""
 
 from __future__ import annotations
-
-import logging
 
 import torch
 
 from models.device import resolve_device
 from service.bus.connection import RedisTarget
+from service.bus.keyframes import KeyframeStore
 from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
 from service.emotion.temporal import TrackTemporal
+from service.pipeline.faces import FacePipeline
 from service.vision.detector import FaceDetector
-from service.worker.analyzer import AnalysisOptions, FrameAnalyzer
 from service.worker.runner import Worker
 from service.worker.timing import StageTimer
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def build_detector(settings: Settings, device: torch.device) -> FaceDetector:
     """MTCNN configured from settings: one place, so every command cuts faces as the live path does."""
     return FaceDetector(
-        device, settings.detect_long_side, settings.min_face_size, settings.detect_thresholds, settings.min_face_score
+        device,
+        long_side=settings.detect_long_side,
+        min_face_size=settings.min_face_size,
+        thresholds=settings.detect_thresholds,
+        min_score=settings.min_face_score,
     )
 
 
-def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> FrameAnalyzer:
-    """Loads MTCNN and the emotion model (raises ``WeightsError`` when the weights are missing or wrong)."""
+def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FacePipeline:
+    """Loads MTCNN and the emotion models (raises ``WeightsError`` when the weights are missing or wrong)."""
     device = resolve_device(settings.device)
     if device.type == "cpu" and torch.get_num_threads() > 4:
         torch.set_num_threads(4)  # leave cores for the decode threads
@@ -42,16 +41,16 @@ def build_analyzer(settings: Settings, timer: StageTimer | None = None) -> Frame
         temporal = TrackTemporal(
             settings.weights_dir, settings.temporal_model, classifier.manifest_entry["sha256"], device
         )
-    detector = build_detector(settings, device)
-    options = AnalysisOptions(
-        settings.window_s,
-        settings.stats_interval_s,
-        settings.track_iou,
-        settings.track_max_age_s,
-        settings.label_margin,
-        settings.label_hold_s,
+    return FacePipeline(
+        build_detector(settings, device),
+        classifier,
+        temporal,
+        timer or StageTimer(),
+        track_iou=settings.track_iou,
+        track_max_age_s=settings.track_max_age_s,
+        label_margin=settings.label_margin,
+        label_hold_s=settings.label_hold_s,
     )
-    return FrameAnalyzer(detector, classifier, options, timer, temporal)
 
 
 def build_worker(settings: Settings, target: RedisTarget) -> Worker:
@@ -61,5 +60,6 @@ def build_worker(settings: Settings, target: RedisTarget) -> Worker:
         settings,
         StreamRegistry(client, keys),
         Publisher(client, keys, settings.events_maxlen),
-        build_analyzer(settings),
+        KeyframeStore(target.client(decode_responses=False), keys),
+        build_pipeline(settings),
     )

@@ -1,15 +1,21 @@
-"""Messages on the wire: REST bodies, WebSocket and Redis payloads. Defined once, shared by worker and API.
+"""REST bodies and wire messages, each defined once and shared by worker and API.
 
-Every live message has a ``type`` (face, stats, status, alert) and the ``stream_id``; those read back from
-history or replayed on a WebSocket also carry ``id``, the Redis Stream entry id to resume from.
+Every live message has a ``type`` (face, frame, stats, status, alert) and the ``stream_id``; those read back
+from history or sent on a WebSocket also carry ``id``, the Redis Stream entry id to resume from. The
+``stats`` and ``alert`` messages are not written out here: their fields are those of the analytics records
+(``WindowStats``, ``AlertEvent``), so live messages and replays of history cannot drift apart, and an alert
+rule in a request body is the analytics' own ``AlertRule`` (validated by its annotations and checks).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from service.analytics import DEFAULT_RULE, AlertEvent, AlertRule, WindowStats
 
 
 class StreamStatus(StrEnum):
@@ -22,29 +28,8 @@ class StreamStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({StreamStatus.ENDED, StreamStatus.FAILED, StreamStatus.STOPPED})
-
-
-class AlertRuleSpec(BaseModel):
-    """A threshold rule over a sliding window, checked on every analysed frame (seed 000's decision layer)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str = Field(
-        ...,
-        description="negative_share, positive_share, neutral_share, <class>_share, mean_valence, "
-        "mean_arousal, coverage, mean_confidence or low_confidence_share",
-    )
-    op: Literal[">", ">=", "<", "<="]
-    threshold: float
-    window_s: float = Field(60.0, gt=0, le=3600)
-    min_face_frames: int = Field(10, ge=0)
-    min_duration_s: float = Field(3.0, ge=0, description="the condition must hold this long before verification")
-    cooldown_s: float = Field(60.0, ge=0, description="no second alert of this rule sooner than this")
-    per_track: bool = Field(False, description="evaluate for each face track separately")
-    name: str = Field("", max_length=100)
-
-
-DEFAULT_ALERT_RULES = [AlertRuleSpec(metric="negative_share", op=">", threshold=0.5, window_s=60.0)]
+DEFAULT_ALERT_RULES: tuple[AlertRule, ...] = (DEFAULT_RULE,)
+MAX_ALERT_RULES = 20
 
 
 class StreamCreate(BaseModel):
@@ -64,8 +49,10 @@ class StreamCreate(BaseModel):
     )
     realtime: bool = Field(False, description="pace a file to real time, as if it were live")
     loop: bool = Field(False, description="replay a file forever (demos); media time keeps increasing")
-    alert_rules: list[AlertRuleSpec] | None = Field(
-        None, max_length=20, description="alert rules; default: negative_share > 0.5 over 60 s; [] for none"
+    alert_rules: list[AlertRule] | None = Field(
+        None,
+        max_length=MAX_ALERT_RULES,
+        description="alert rules; default: negative_share > 0.5 over 60 s; [] for none",
     )
 
 
@@ -94,7 +81,7 @@ class StreamInfo(BaseModel):
     updated_at: float
     media_time: float | None = Field(None, description="media seconds of the last analysed frame")
     counters: StreamCounters = Field(default_factory=StreamCounters)
-    alert_rules: list[AlertRuleSpec] = Field(default_factory=list)
+    alert_rules: list[AlertRule] = Field(default_factory=list)
     links: dict[str, str] = Field(default_factory=dict)
 
 
@@ -138,34 +125,6 @@ class FrameEvent(BaseModel):
     frame_size: list[int]
 
 
-class StatsEvent(BaseModel):
-    """A window-statistics tick: at least once per media second while a stream runs."""
-
-    type: Literal["stats"] = "stats"
-    id: str | None = None
-    stream_id: str
-    pts: float
-    window_s: float
-    window_start: float
-    window_end: float
-    frames: int
-    frames_with_faces: int
-    coverage: float
-    face_frames: int
-    face_count: int
-    shares: dict[str, float] = Field(
-        ..., description="positive / negative / neutral over face-frames; sum to 1 when face_frames > 0"
-    )
-    class_shares: dict[str, float] = Field(default_factory=dict)
-    dominant: str | None = None
-    mean_valence: float | None = None
-    mean_arousal: float | None = None
-    mean_confidence: float | None = None
-    low_confidence_share: float | None = None
-    cuts: int = 0
-    track_id: int | None = Field(None, description="null: the whole stream; else stats of one face track")
-
-
 class StatusEvent(BaseModel):
     type: Literal["status"] = "status"
     id: str | None = None
@@ -175,26 +134,39 @@ class StatusEvent(BaseModel):
     pts: float | None = None
 
 
-class AlertMessage(BaseModel):
-    """A threshold alert (``kind`` alert, verified) or a candidate suppressed by the secondary verification."""
+def _message_model(name: str, kind: str, record: type, doc: str, **extra: Any) -> type[BaseModel]:
+    """A wire message model with the envelope (type, id, stream_id, ``extra``) and the fields of ``record``."""
+    hints = get_type_hints(record, include_extras=True)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], Field(default_factory=f.default_factory))
+        else:
+            fields[f.name] = (hints[f.name], ...)
+    envelope: dict[str, Any] = {
+        "type": (Literal[kind], kind),  # type: ignore[valid-type]
+        "id": (str | None, Field(None, description="history entry id (Redis Stream id)")),
+        "stream_id": (str, ...),
+    }
+    return create_model(name, __doc__=doc, **envelope, **extra, **fields)
 
-    type: Literal["alert"] = "alert"
-    id: str | None = None
-    stream_id: str
-    kind: Literal["alert", "suppressed"]
-    rule: str
-    metric: str
-    op: str
-    threshold: float
-    value: float
-    verified: bool
-    reasons: list[str] = Field(default_factory=list, description="why a candidate was suppressed")
-    pts: float
-    window_start: float
-    window_end: float
-    evidence: dict = Field(default_factory=dict)
-    track_id: int | None = None
 
+StatsEvent = _message_model(
+    "StatsEvent",
+    "stats",
+    WindowStats,
+    "A window-statistics tick: at least once per media second while a stream runs (fields: ``WindowStats``).",
+    pts=(float, Field(..., description="media time of the tick")),
+)
+AlertMessage = _message_model(
+    "AlertMessage",
+    "alert",
+    AlertEvent,
+    "A threshold alert (``kind`` alert, verified) or a candidate suppressed by the secondary verification "
+    "(fields: ``AlertEvent``).",
+)
 
 Message = Annotated[FaceEvent | FrameEvent | StatsEvent | StatusEvent | AlertMessage, Field(discriminator="type")]
 

@@ -22,7 +22,7 @@ import numpy as np
 from models.device import resolve_device
 from service.analytics import ShotCutDetector
 from service.config import Settings
-from service.ingest.source import SourceOptions, VideoSource
+from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import parse_source
 from service.runtime import build_detector
 from service.vision.alignment import model_crop
@@ -36,9 +36,7 @@ def collect_tracks(settings: Settings, clip: Path, fps: float, min_frames: int) 
     spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before MTCNN loads
     detector = build_detector(settings, resolve_device(settings.device))
     tracker, cuts = IouTracker(settings.track_iou, settings.track_max_age_s), ShotCutDetector()
-    source = VideoSource(
-        spec, SourceOptions(analysis_fps=fps, max_frame_side=settings.max_frame_side), threading.Event()
-    )
+    source = VideoSource(spec, source_options(settings, fps), threading.Event())
     by_track: dict[tuple[int, int], list[tuple[float, np.ndarray]]] = defaultdict(list)
     shot = 0
     for frame in source.frames():

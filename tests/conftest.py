@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -10,7 +11,15 @@ from pathlib import Path
 import pytest
 import redis
 
+from service.config import Settings
+from service.ingest.source import SourceOptions, source_options
+
 DATA = Path(__file__).parent / "data"
+
+
+def source_opts(analysis_fps: float, **changes) -> SourceOptions:
+    """A stream's source options as the service builds them from default settings, with ``changes``."""
+    return dataclasses.replace(source_options(Settings(), analysis_fps), **changes)
 
 
 def _reachable(url: str) -> bool:

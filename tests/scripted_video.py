@@ -55,7 +55,7 @@ def write_clip(path: Path, segments: list[Segment], fps: int = 10) -> None:
 
 
 def pick_stills(
-    analyzer,
+    pipeline,
     images: np.ndarray,
     labels: np.ndarray,
     wanted: str,
@@ -65,15 +65,16 @@ def pick_stills(
     limit: int = 150,
 ) -> list[np.ndarray]:
     """Stills of class ``wanted`` that the real pipeline detects once and classifies as ``wanted`` confidently."""
-    classes = analyzer.classifier.classes
+    classifier = pipeline.classifier
+    classes = classifier.classes
     picked: list[np.ndarray] = []
     for index in np.flatnonzero(labels == classes.index(wanted))[:limit]:
         frame = compose_frame(images[index], background)
-        detections = analyzer.detector.detect([frame])[0]
+        detections = pipeline.detector.detect([frame])[0]
         if len(detections) != 1:
             continue
-        emotion = analyzer.classifier.classify([analyzer.classifier.crop(frame, detections[0].landmarks)])[0]
-        if emotion.label == wanted and emotion.confidence >= min_confidence:
+        probs = classifier.infer([classifier.crop(frame, detections[0].landmarks)]).probs[0]
+        if classes[int(probs.argmax())] == wanted and probs.max() >= min_confidence:
             picked.append(images[index])
             if len(picked) == count:
                 return picked

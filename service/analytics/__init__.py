@@ -4,15 +4,28 @@ Everything runs on media time supplied by the caller (no clocks, threads or I/O)
 reproduces the same numbers.
 """
 
-from .alerts import DEFAULT_RULE, OPS, REASONS, AlertEngine, AlertEvent, AlertRule, Verification
+from .alerts import (
+    CHECKS,
+    DEFAULT_RULE,
+    OPS,
+    REASONS,
+    AlertEngine,
+    AlertEvent,
+    AlertRule,
+    Check,
+    Verification,
+    unique_rule_names,
+)
 from .cuts import ShotCutDetector
 from .heatmaps import SpatialHeatmap, TemporalHeatmap
 from .label_hold import LabelHold
 from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
+from .plain import plain
 from .render import render_spatial_png, render_temporal_png
 from .windows import METRICS, SlidingWindow, WindowStats
 
 __all__ = [
+    "CHECKS",
     "CLASSES",
     "DEFAULT_RULE",
     "METRICS",
@@ -22,6 +35,7 @@ __all__ = [
     "AlertEngine",
     "AlertEvent",
     "AlertRule",
+    "Check",
     "FaceObservation",
     "FrameObservation",
     "LabelHold",
@@ -31,6 +45,8 @@ __all__ = [
     "TemporalHeatmap",
     "Verification",
     "WindowStats",
+    "plain",
     "render_spatial_png",
     "render_temporal_png",
+    "unique_rule_names",
 ]

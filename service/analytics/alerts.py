@@ -1,9 +1,11 @@
 """Threshold alerts that a producer can trust: persistence, a context check before paging, then cooldown.
 
-From the seed paper: when the negative share exceeds 50 % over a 60-second window, a context-based secondary
-verification runs before an alert, to avoid misjudgements from shot changes or short occlusions. Here a rule's
-condition must first hold for ``min_duration_s``; then ``Verification`` looks at the window's context (shot
-cuts, face confidence, track churn, face coverage, and whether the condition still holds in the current shot).
+From "Multi-task framework for character face recognition and emotion analysis in TV programs": when the
+negative share exceeds 50 % over a 60-second window, a context-based secondary verification runs before an
+alert, to avoid misjudgements from shot changes or short occlusions. Here a rule's condition must first hold
+for ``min_duration_s``; then the named ``CHECKS`` look at the window's context within the ``Verification``
+limits (shot cuts, face confidence, track churn, face coverage, and whether the condition still holds in the
+current shot); each failing check's name is a suppression reason.
 A failed check is reported once per episode as a "suppressed" event, and re-checked on every later frame of
 the episode, so an alert still fires once, say, a cut has left the window.
 """
@@ -15,8 +17,11 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import ConfigDict, Field, with_config
+
+from .plain import plain
 from .windows import METRICS, SlidingWindow, WindowStats
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -25,30 +30,30 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-REASONS = ("shot_cuts", "low_confidence", "track_churn", "occluded_or_absent", "not_after_cut")
-
-# A rule about the very thing a check measures must not be suppressed by that check.
-_CONFIDENCE_METRICS = frozenset({"mean_confidence", "low_confidence_share"})
 
 
+@with_config(ConfigDict(extra="forbid"))
 @dataclass(frozen=True)
 class AlertRule:
     """``metric op threshold`` over the last ``window_s`` seconds, per stream or (``per_track``) per face track.
 
     ``cooldown_s`` and hysteresis: after an alert, the rule stays quiet until its condition has been false
     at least once (one evaluation is enough) and ``cooldown_s`` has passed since the alert; a condition that
-    comes back must then persist ``min_duration_s`` again.
+    comes back must then persist ``min_duration_s`` again. This dataclass is also the API's and the
+    registry's schema of a rule (pydantic validates it by these annotations, then ``__post_init__`` runs).
     """
 
-    metric: str
-    op: str
+    metric: Annotated[str, Field(description=f"one of {', '.join(METRICS)}")]
+    op: Literal[">", ">=", "<", "<="]
     threshold: float
-    window_s: float = 60.0
-    min_face_frames: int = 10
-    min_duration_s: float = 3.0
-    cooldown_s: float = 60.0
-    per_track: bool = False
-    name: str = ""
+    window_s: Annotated[float, Field(gt=0, le=3600, description="window length, media seconds")] = 60.0
+    min_face_frames: Annotated[int, Field(ge=0, description="face-frames the window needs before it counts")] = 10
+    min_duration_s: Annotated[
+        float, Field(ge=0, description="the condition must hold this long before verification")
+    ] = 3.0
+    cooldown_s: Annotated[float, Field(ge=0, description="no second alert of this rule sooner than this")] = 60.0
+    per_track: Annotated[bool, Field(description="evaluate for each face track separately")] = False
+    name: Annotated[str, Field(max_length=100, description="default: built from the other fields")] = ""
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -73,7 +78,17 @@ class AlertRule:
         return value is not None and OPS[self.op](value, self.threshold)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # exact: user-given thresholds are not rounded
+
+
+def unique_rule_names(rules: Iterable[AlertRule]) -> tuple[AlertRule, ...]:
+    """The rules, once their names are known to be unique (an alert names its rule); ValueError otherwise."""
+    rules = tuple(rules)
+    names = [rule.name for rule in rules]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"rule names must be unique, repeated: {', '.join(duplicates)}")
+    return rules
 
 
 DEFAULT_RULE = AlertRule(metric="negative_share", op=">", threshold=0.5, window_s=60.0)
@@ -81,7 +96,7 @@ DEFAULT_RULE = AlertRule(metric="negative_share", op=">", threshold=0.5, window_
 
 @dataclass(frozen=True)
 class Verification:
-    """Context checks run before an alert; each failure is a suppression reason (see ``REASONS``).
+    """Limits of the context checks run before an alert (``CHECKS``; each failure is a reason in ``REASONS``).
 
     ``max_track_churn`` is in identities per minute beyond the faces on screen at once
     (``WindowStats.track_churn``): 12 means a new face identity more than every 5 s on average.
@@ -108,10 +123,62 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a check looks at: the rule, its target's window, the whole stream's window, and the history."""
+
+    rule: AlertRule
+    stats: WindowStats  # the rule's target: the stream, or one track
+    stream: WindowStats  # the whole stream over the rule's window (cuts and churn are judged here)
+    window: SlidingWindow
+    pts: float
+    limits: Verification
+
+
+@dataclass(frozen=True)
+class Check:
+    """One secondary-verification check: its ``name`` is the suppression reason it gives."""
+
+    name: str
+    applies: Callable[[AlertRule, Verification], bool]
+    fails: Callable[[Evidence], bool]
+
+
+def _always(rule: AlertRule, limits: Verification) -> bool:
+    return True
+
+
+def _holds_after_cut(e: Evidence) -> bool:
+    cut = e.window.last_cut(e.pts, e.rule.window_s)
+    if cut is None:
+        return True
+    after = e.window.stats(e.pts, e.stats.track_id, e.rule.window_s, since_pts=cut)
+    return after.face_frames >= e.rule.min_face_frames and e.rule.holds(after.metric(e.rule.metric))
+
+
+# A rule about the very thing a check measures must not be suppressed by that check.
+CHECKS: tuple[Check, ...] = (
+    Check("shot_cuts", _always, lambda e: e.stream.cuts > e.limits.max_cuts),
+    Check(
+        "low_confidence",
+        lambda rule, _: rule.metric not in {"mean_confidence", "low_confidence_share"},
+        lambda e: e.stats.low_confidence_share > e.limits.max_low_confidence_share,
+    ),
+    Check("track_churn", _always, lambda e: e.stream.track_churn > e.limits.max_track_churn),
+    Check(
+        "occluded_or_absent",
+        lambda rule, _: rule.metric != "coverage",
+        lambda e: e.stats.coverage < e.limits.min_coverage,
+    ),
+    Check("not_after_cut", lambda _, limits: limits.recheck_after_cut, lambda e: not _holds_after_cut(e)),
+)
+REASONS: tuple[str, ...] = tuple(check.name for check in CHECKS)
+
+
+@dataclass(frozen=True)
 class AlertEvent:
     """An alert (verified) or a suppressed candidate, with the numbers that led to it."""
 
-    kind: str
+    kind: Literal["alert", "suppressed"]
     rule: str
     metric: str
     op: str
@@ -126,21 +193,7 @@ class AlertEvent:
     track_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rule": self.rule,
-            "metric": self.metric,
-            "op": self.op,
-            "threshold": self.threshold,
-            "value": round(self.value, 4),
-            "verified": self.verified,
-            "reasons": list(self.reasons),
-            "pts": round(self.pts, 4),
-            "window_start": round(self.window_start, 4),
-            "window_end": round(self.window_end, 4),
-            "evidence": dict(self.evidence),
-            "track_id": self.track_id,
-        }
+        return plain(self)
 
 
 @dataclass
@@ -175,11 +228,7 @@ class AlertEngine:
 
     def set_rules(self, rules: Iterable[AlertRule]) -> None:
         """Replace the rules; rules kept unchanged keep their episode, cooldown and hysteresis state."""
-        rules = tuple(rules)
-        names = [rule.name for rule in rules]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"rule names must be unique, repeated: {', '.join(duplicates)}")
+        rules = unique_rule_names(rules)
         kept = set(rules)
         self._states = {key: state for key, state in self._states.items() if key[0] in kept}
         self._rules = rules
@@ -260,28 +309,9 @@ class AlertEngine:
     def _verify(
         self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
     ) -> tuple[str, ...]:
-        """Reasons not to trust the condition; cuts and churn are judged on the whole stream."""
-        checks = self.verification
-        reasons = []
-        if stream.cuts > checks.max_cuts:
-            reasons.append("shot_cuts")
-        if rule.metric not in _CONFIDENCE_METRICS and stats.low_confidence_share > checks.max_low_confidence_share:
-            reasons.append("low_confidence")
-        if stream.track_churn > checks.max_track_churn:
-            reasons.append("track_churn")
-        if rule.metric != "coverage" and stats.coverage < checks.min_coverage:
-            reasons.append("occluded_or_absent")
-        if checks.recheck_after_cut and not _holds_after_cut(rule, stats, window, pts):
-            reasons.append("not_after_cut")
-        return tuple(reasons)
-
-
-def _holds_after_cut(rule: AlertRule, stats: WindowStats, window: SlidingWindow, pts: float) -> bool:
-    cut = window.last_cut(pts, rule.window_s)
-    if cut is None:
-        return True
-    after = window.stats(pts, stats.track_id, rule.window_s, since_pts=cut)
-    return after.face_frames >= rule.min_face_frames and rule.holds(after.metric(rule.metric))
+        """Names of the checks that fail: the reasons not to trust the condition."""
+        evidence = Evidence(rule, stats, stream, window, pts, self.verification)
+        return tuple(c.name for c in CHECKS if c.applies(rule, self.verification) and c.fails(evidence))
 
 
 def _evidence(stats: WindowStats, stream: WindowStats, persisted_s: float) -> dict[str, Any]:

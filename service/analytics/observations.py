@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+from models.labels import FER_CLASSES
+
+CLASSES: tuple[str, ...] = FER_CLASSES  # the emotion networks' classes, named once in the torch-free models.labels
 POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
 
 

@@ -10,35 +10,43 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
+from .plain import plain
 
-# Layout of the per-frame vector.
-_FRAMES, _WITH_FACES, _CUTS, _FACES = range(4)
-_POLARITY = {name: 4 + i for i, name in enumerate(POLARITIES)}
-_CLASS = {name: 4 + len(POLARITIES) + i for i, name in enumerate(CLASSES)}
-_VAL_SUM, _VAL_N, _ARO_SUM, _ARO_N, _CONF_SUM, _LOW_CONF = range(4 + len(POLARITIES) + len(CLASSES), 20)
-_SIZE = _LOW_CONF + 1
-
-# "neutral_share" names the polarity: the class "neutral" is only part of it (surprise is neutral too).
-POLARITY_METRICS = {f"{name}_share": name for name in POLARITIES}
-CLASS_METRICS = {f"{name}_share": name for name in CLASSES if f"{name}_share" not in POLARITY_METRICS}
-SCALAR_METRICS = ("mean_valence", "mean_arousal", "mean_confidence", "low_confidence_share", "coverage")
-METRICS: tuple[str, ...] = (*POLARITY_METRICS, *CLASS_METRICS, *SCALAR_METRICS)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+# Layout of the per-frame vector: one named slot per count or sum, indices derived from this one table.
+_SLOTS: tuple[str, ...] = (
+    "frames",
+    "with_faces",
+    "cuts",
+    "faces",
+    *(f"polarity:{name}" for name in POLARITIES),
+    *(f"class:{name}" for name in CLASSES),
+    "valence_sum",
+    "valence_n",
+    "arousal_sum",
+    "arousal_n",
+    "confidence_sum",
+    "low_confidence",
+)
+_SLOT = {name: index for index, name in enumerate(_SLOTS)}
+_SIZE = len(_SLOTS)
 
 
 @dataclass(frozen=True)
 class WindowStats:
-    """Statistics of one window; shares are over face-frames (one face in one frame), not over frames."""
+    """Statistics of one window; shares are over face-frames (one face in one frame), not over frames.
+
+    ``track_churn`` counts identities seen beyond those on screen at once, per minute of covered window:
+    a stable scene shows as many tracks as faces on screen (churn 0); a tracker that keeps losing faces
+    (occlusion, blur) or a montage of passers-by adds identities, and shares over such short appearances
+    are unreliable.
+    """
 
     window_s: float
     window_start: float
@@ -56,71 +64,54 @@ class WindowStats:
     mean_confidence: float | None
     low_confidence_share: float
     cuts: int
+    track_churn: float
     track_id: int | None = None
-
-    @property
-    def track_churn(self) -> float:
-        """Identities seen beyond those on screen at once, per minute of covered window.
-
-        A stable scene shows as many tracks as faces on screen (churn 0); a tracker that keeps losing faces
-        (occlusion, blur) or a montage of passers-by adds identities, and shares over such short appearances
-        are unreliable. ``face_frames / frames_with_faces`` is the mean number of faces on screen.
-        """
-        if not self.frames_with_faces:
-            return 0.0
-        extra = max(0.0, self.face_count - self.face_frames / self.frames_with_faces)
-        return extra * 60.0 / max(self.window_end - self.window_start, 1.0)
 
     def metric(self, name: str) -> float | None:
         """The value an alert rule tests, by the names in ``METRICS``; None when there is nothing to average."""
-        if name in POLARITY_METRICS:
-            return self.shares[POLARITY_METRICS[name]]
-        if name in CLASS_METRICS:
-            return self.class_shares[CLASS_METRICS[name]]
-        if name in SCALAR_METRICS:
-            return getattr(self, name)
-        raise ValueError(f"unknown metric {name!r}; expected one of {METRICS}")
+        if name not in _METRICS:
+            raise ValueError(f"unknown metric {name!r}; expected one of {METRICS}")
+        return _METRICS[name](self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "window_s": _round(self.window_s),
-            "window_start": _round(self.window_start),
-            "window_end": _round(self.window_end),
-            "frames": self.frames,
-            "frames_with_faces": self.frames_with_faces,
-            "coverage": _round(self.coverage),
-            "face_frames": self.face_frames,
-            "face_count": self.face_count,
-            "shares": {k: _round(v) for k, v in self.shares.items()},
-            "class_shares": {k: _round(v) for k, v in self.class_shares.items()},
-            "dominant": self.dominant,
-            "mean_valence": _round(self.mean_valence),
-            "mean_arousal": _round(self.mean_arousal),
-            "mean_confidence": _round(self.mean_confidence),
-            "low_confidence_share": _round(self.low_confidence_share),
-            "cuts": self.cuts,
-            "track_churn": _round(self.track_churn),
-            "track_id": self.track_id,
-        }
+        return plain(self)
+
+
+# Every metric an alert rule may test, and how it is read off a window: the one table of metric names.
+# "neutral_share" names the polarity: the class "neutral" is only part of it (surprise is neutral too).
+_METRICS: dict[str, Callable[[WindowStats], float | None]] = {
+    **{f"{name}_share": (lambda stats, name=name: stats.shares[name]) for name in POLARITIES},
+    **{
+        f"{name}_share": (lambda stats, name=name: stats.class_shares[name])
+        for name in CLASSES
+        if name not in POLARITIES
+    },
+    "mean_valence": lambda stats: stats.mean_valence,
+    "mean_arousal": lambda stats: stats.mean_arousal,
+    "mean_confidence": lambda stats: stats.mean_confidence,
+    "low_confidence_share": lambda stats: stats.low_confidence_share,
+    "coverage": lambda stats: stats.coverage,
+}
+METRICS: tuple[str, ...] = tuple(_METRICS)
 
 
 def _summarise(faces: Iterable[FaceObservation], cut: bool, low_confidence: float) -> np.ndarray:
     vector = np.zeros(_SIZE)
-    vector[_FRAMES] = 1.0
-    vector[_CUTS] = float(cut)
+    vector[_SLOT["frames"]] = 1.0
+    vector[_SLOT["cuts"]] = float(cut)
     for face in faces:
-        vector[_WITH_FACES] = 1.0
-        vector[_FACES] += 1.0
-        vector[_POLARITY[face.polarity]] += 1.0
-        vector[_CLASS[face.label]] += 1.0
+        vector[_SLOT["with_faces"]] = 1.0
+        vector[_SLOT["faces"]] += 1.0
+        vector[_SLOT[f"polarity:{face.polarity}"]] += 1.0
+        vector[_SLOT[f"class:{face.label}"]] += 1.0
         if face.valence is not None:
-            vector[_VAL_SUM] += face.valence
-            vector[_VAL_N] += 1.0
+            vector[_SLOT["valence_sum"]] += face.valence
+            vector[_SLOT["valence_n"]] += 1.0
         if face.arousal is not None:
-            vector[_ARO_SUM] += face.arousal
-            vector[_ARO_N] += 1.0
-        vector[_CONF_SUM] += face.confidence
-        vector[_LOW_CONF] += float(face.confidence < low_confidence)
+            vector[_SLOT["arousal_sum"]] += face.arousal
+            vector[_SLOT["arousal_n"]] += 1.0
+        vector[_SLOT["confidence_sum"]] += face.confidence
+        vector[_SLOT["low_confidence"]] += float(face.confidence < low_confidence)
     return vector
 
 
@@ -186,6 +177,7 @@ class SlidingWindow:
         self._frame_tracks: deque[tuple[int, ...]] = deque()  # track ids of each frame, to evict their entries
         self._tracks: dict[int, _PrefixSeries] = {}
         self._cuts: deque[float] = deque()
+        self._memo: dict[tuple, WindowStats] = {}  # stats asked for since the last frame (alerts and ticks share)
 
     def ensure_retention(self, window_s: float) -> None:
         """Keep at least ``window_s`` seconds from now on (a rule with a longer window was added)."""
@@ -197,6 +189,7 @@ class SlidingWindow:
         latest = self.latest_pts
         if latest is not None and obs.pts < latest:
             self.reset()
+        self._memo.clear()
         self._frames.append(obs.pts, _summarise(obs.faces, obs.cut, self.low_confidence))
         by_track: dict[int, list[FaceObservation]] = {}
         for face in obs.faces:
@@ -256,6 +249,14 @@ class SlidingWindow:
         the window, and ``coverage`` is the share of those frames in which the track is visible.
         """
         after, until, span = self._bounds(now_pts, window_s)
+        key = (until, span, track_id, since_pts)
+        if key not in self._memo:
+            self._memo[key] = self._compute(after, until, span, track_id, since_pts)
+        return self._memo[key]
+
+    def _compute(
+        self, after: float, until: float, span: float, track_id: int | None, since_pts: float | None
+    ) -> WindowStats:
         lo, hi = self._frames.span(after, until, since_pts)
         frames = self._frames.total(lo, hi)
         if track_id is None:
@@ -264,7 +265,7 @@ class SlidingWindow:
         else:
             series = self._tracks.get(track_id)
             faces = series.total(*series.span(after, until, since_pts)) if series else np.zeros(_SIZE)
-            face_count = int(faces[_FACES] > 0)
+            face_count = int(faces[_SLOT["faces"]] > 0)
         start, end = (self._frames.pts[lo], self._frames.pts[hi - 1]) if hi > lo else (until, until)
         return _build_stats(frames, faces, face_count, span, start, end, track_id)
 
@@ -278,17 +279,20 @@ def _build_stats(
     end: float,
     track_id: int | None,
 ) -> WindowStats:
-    n_frames = int(round(frames[_FRAMES]))
-    with_faces = int(round(faces[_WITH_FACES]))
-    face_frames = int(round(faces[_FACES]))
+    def count(slot: str, of: np.ndarray = faces) -> int:
+        return int(round(of[_SLOT[slot]]))
 
-    def share(index: int) -> float:
-        return float(faces[index]) / face_frames if face_frames else 0.0
+    n_frames, with_faces, face_frames = count("frames", frames), count("with_faces"), count("faces")
 
-    def mean(total: int, count: int) -> float | None:
-        return float(faces[total]) / float(faces[count]) if faces[count] > 0 else None
+    def share(slot: str) -> float:
+        return float(faces[_SLOT[slot]]) / face_frames if face_frames else 0.0
 
-    class_shares = {name: share(index) for name, index in _CLASS.items()}
+    def mean(total: str, n: str) -> float | None:
+        return float(faces[_SLOT[total]]) / float(faces[_SLOT[n]]) if faces[_SLOT[n]] > 0 else None
+
+    class_shares = {name: share(f"class:{name}") for name in CLASSES}
+    # identities beyond the mean number of faces on screen (face_frames / frames_with_faces), per minute
+    extra = max(0.0, face_count - face_frames / with_faces) if with_faces else 0.0
     return WindowStats(
         window_s=window_s,
         window_start=float(start),
@@ -298,13 +302,14 @@ def _build_stats(
         coverage=with_faces / n_frames if n_frames else 0.0,
         face_frames=face_frames,
         face_count=face_count,
-        shares={name: share(index) for name, index in _POLARITY.items()},
+        shares={name: share(f"polarity:{name}") for name in POLARITIES},
         class_shares=class_shares,
         dominant=max(class_shares, key=class_shares.__getitem__) if face_frames else None,
-        mean_valence=mean(_VAL_SUM, _VAL_N),
-        mean_arousal=mean(_ARO_SUM, _ARO_N),
-        mean_confidence=float(faces[_CONF_SUM]) / face_frames if face_frames else None,
-        low_confidence_share=share(_LOW_CONF),
-        cuts=int(round(frames[_CUTS])),
+        mean_valence=mean("valence_sum", "valence_n"),
+        mean_arousal=mean("arousal_sum", "arousal_n"),
+        mean_confidence=share("confidence_sum") if face_frames else None,
+        low_confidence_share=share("low_confidence"),
+        cuts=count("cuts", frames),
+        track_churn=extra * 60.0 / max(float(end) - float(start), 1.0),
         track_id=track_id,
     )

@@ -13,6 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from service.api.live import LiveHub
 from service.api.routes import analytics, health, live_ws, metrics, streams
+from service.bus.history import History
+from service.bus.keyframes import KeyframeStore
 from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
@@ -39,6 +41,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         app.state.aredis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         app.state.registry = StreamRegistry(app.state.redis, keys)
+        app.state.history = History(app.state.redis, keys)
+        app.state.keyframes = KeyframeStore(redis.Redis.from_url(redis_url), keys)
         app.state.publisher = Publisher(app.state.redis, keys, settings.events_maxlen)
         app.state.hub = LiveHub(app.state.aredis, keys, settings.ws_queue_size)
         await app.state.hub.start()
@@ -47,6 +51,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         finally:
             await app.state.hub.stop()
             await app.state.aredis.aclose()
+            app.state.keyframes.client.close()
             app.state.redis.close()
 
     app = FastAPI(

@@ -8,11 +8,13 @@ from typing import Annotated
 import redis
 from fastapi import Depends, Header, HTTPException, Request
 
-from service.bus.keys import Keys
+from service import wire
+from service.bus.history import History
+from service.bus.keyframes import KeyframeStore
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.schemas import StatusEvent, StreamInfo, StreamStatus
+from service.schemas import StreamInfo, StreamStatus
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,8 +29,12 @@ def get_redis(request: Request) -> redis.Redis:
     return request.app.state.redis
 
 
-def get_keys(request: Request) -> Keys:
-    return request.app.state.keys
+def get_history(request: Request) -> History:
+    return request.app.state.history
+
+
+def get_keyframes(request: Request) -> KeyframeStore:
+    return request.app.state.keyframes
 
 
 def get_publisher(request: Request) -> Publisher:
@@ -38,14 +44,14 @@ def get_publisher(request: Request) -> Publisher:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[StreamRegistry, Depends(get_registry)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
-KeysDep = Annotated[Keys, Depends(get_keys)]
+HistoryDep = Annotated[History, Depends(get_history)]
+KeyframesDep = Annotated[KeyframeStore, Depends(get_keyframes)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 
 def publish_status(publisher: Publisher, stream_id: str, status: StreamStatus, reason: str | None = None) -> None:
     """Status changes the API itself makes (registered, stopped without a worker) go on the same channels."""
-    message = StatusEvent(stream_id=stream_id, status=status, reason=reason)
-    publisher.emit(stream_id, [message.model_dump(mode="json", exclude={"id"})])
+    publisher.emit(stream_id, [wire.encode(wire.status_message(stream_id, status, reason))])
 
 
 def existing_stream(stream_id: str, registry: RegistryDep) -> StreamInfo:

@@ -1,19 +1,20 @@
 """One Redis pub/sub listener per API process, fanned out to bounded per-WebSocket queues.
 
 A subscriber that cannot keep up is not allowed to grow memory: when its queue is full it is marked
-overflowed, and its WebSocket handler catches it up from history instead.
+overflowed, and its WebSocket handler catches it up from history instead. Live messages arrive as the text
+a client receives (``service.wire.with_id``); the hub reads only their id and never decodes the JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 
 import redis.asyncio as aioredis
 
+from service import wire
 from service.bus.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 class Subscription:
     def __init__(self, stream_id: str, maxsize: int) -> None:
         self.stream_id = stream_id
-        self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=maxsize)
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=maxsize)  # (history id, text)
         self.overflowed = False
 
     def reset(self) -> None:
@@ -75,7 +76,7 @@ class LiveHub:
                     subs = self._subs.get(stream_id)
                     if not subs:
                         continue
-                    message = json.loads(raw["data"])
+                    message = (wire.id_of(raw["data"]), raw["data"])
                     for sub in list(subs):
                         try:
                             sub.queue.put_nowait(message)

@@ -23,8 +23,9 @@ class RedisTarget:
     url: str
     embedded: object | None = None
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, decode_responses=True, health_check_interval=30)
+    def client(self, decode_responses: bool = True) -> redis.Redis:
+        """A client of this server; ``decode_responses=False`` for binary values (keyframes)."""
+        return redis.Redis.from_url(self.url, decode_responses=decode_responses, health_check_interval=30)
 
 
 def connect(settings: Settings) -> RedisTarget:

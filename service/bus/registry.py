@@ -7,21 +7,24 @@ expires, and another worker claims the stream. This is how analysis scales over 
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 
 import redis
+import redis.asyncio as aioredis
+from pydantic import TypeAdapter
 
+from service.analytics import AlertRule
 from service.bus.keys import Keys
-from service.schemas import TERMINAL_STATUSES, AlertRuleSpec, StreamCounters, StreamInfo, StreamStatus
+from service.schemas import TERMINAL_STATUSES, StreamCounters, StreamInfo, StreamStatus
 
 _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _COUNTERS = tuple(StreamCounters.model_fields)
+_RULES = TypeAdapter(list[AlertRule])
 
 
 class StreamRegistry:
@@ -39,7 +42,7 @@ class StreamRegistry:
         analysis_fps: float,
         realtime: bool,
         loop: bool,
-        alert_rules: list[AlertRuleSpec] | None = None,
+        alert_rules: list[AlertRule] | None = None,
     ) -> StreamInfo:
         stream_id = uuid.uuid4().hex[:12]
         now = time.time()
@@ -97,7 +100,7 @@ class StreamRegistry:
             fields["media_time"] = round(media_time, 3)
         self.client.hset(self.keys.stream(stream_id), mapping=fields)
 
-    def set_alert_rules(self, stream_id: str, rules: list[AlertRuleSpec]) -> None:
+    def set_alert_rules(self, stream_id: str, rules: list[AlertRule]) -> None:
         """Replaces the rules; the worker applies them at its next poll (``rules_version`` changes)."""
         pipe = self.client.pipeline()
         pipe.hset(self.keys.stream(stream_id), "alert_rules", _rules_json(rules))
@@ -111,15 +114,9 @@ class StreamRegistry:
         raw = self.client.hget(self.keys.stream(stream_id), "suppressed_counts")
         return json.loads(raw) if raw else {}
 
-    def set_keyframe(self, stream_id: str, jpeg: bytes) -> None:
-        self.client.set(self.keys.keyframe(stream_id), base64.b64encode(jpeg).decode("ascii"))
-
-    def keyframe(self, stream_id: str) -> bytes | None:
-        raw = self.client.get(self.keys.keyframe(stream_id))
-        return base64.b64decode(raw) if raw else None
-
-    def set_latest_stats(self, stream_id: str, stats: dict) -> None:
-        self.client.hset(self.keys.stream(stream_id), "stats", json.dumps(stats, separators=(",", ":")))
+    def set_latest_stats(self, stream_id: str, encoded: str) -> None:
+        """The whole-stream stats message of the latest tick, as the worker encoded it."""
+        self.client.hset(self.keys.stream(stream_id), "stats", encoded)
 
     def latest_stats(self, stream_id: str) -> dict | None:
         raw = self.client.hget(self.keys.stream(stream_id), "stats")
@@ -139,6 +136,10 @@ class StreamRegistry:
         self.client.srem(self.keys.streams, stream_id)
 
     # leases
+    def is_leased(self, stream_id: str) -> bool:
+        """True while a worker holds the stream."""
+        return bool(self.client.exists(self.keys.lease(stream_id)))
+
     def claimable(self) -> list[str]:
         """Streams that should run and that no worker holds."""
         ids = sorted(self.client.smembers(self.keys.streams))
@@ -174,6 +175,11 @@ class StreamRegistry:
         return {k.removeprefix(prefix): json.loads(v) for k, v in zip(keys, values, strict=True) if v}
 
 
+async def stream_exists(client: aioredis.Redis, keys: Keys, stream_id: str) -> bool:
+    """For the API's async WebSocket handler, which has no sync registry to ask."""
+    return bool(await client.exists(keys.stream(stream_id)))
+
+
 def _to_info(record: dict[str, str]) -> StreamInfo | None:
     if not record:
         return None
@@ -192,9 +198,9 @@ def _to_info(record: dict[str, str]) -> StreamInfo | None:
         updated_at=float(record["updated_at"]),
         media_time=float(record["media_time"]) if record.get("media_time") else None,
         counters=StreamCounters(**counters),
-        alert_rules=[AlertRuleSpec(**rule) for rule in json.loads(record.get("alert_rules") or "[]")],
+        alert_rules=_RULES.validate_json(record.get("alert_rules") or "[]"),
     )
 
 
-def _rules_json(rules: list[AlertRuleSpec]) -> str:
-    return json.dumps([rule.model_dump() for rule in rules])
+def _rules_json(rules: list[AlertRule]) -> str:
+    return _RULES.dump_json(list(rules)).decode()

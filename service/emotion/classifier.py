@@ -8,13 +8,14 @@ deepest backbone maps come back with the per-frame outputs so the temporal head 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from models.checkpoint import load_model
+from models.weights import load_model
 from service.vision.alignment import model_crop
 
 
@@ -27,25 +28,17 @@ class FrameInference:
     maps: torch.Tensor  # (N, D, h, w) deepest backbone level, on the model's device
 
 
-@dataclass(frozen=True)
-class FaceEmotion:
-    probs: dict[str, float]
-    label: str
-    polarity: str
-    confidence: float
-    valence: float
-    arousal: float
-
-
 class EmotionClassifier:
-    def __init__(self, weights_dir: Path, model_name: str, device: torch.device, polarity_map: dict[str, str]) -> None:
+    def __init__(
+        self, weights_dir: Path, model_name: str, device: torch.device, polarity_map: Mapping[str, str]
+    ) -> None:
         self.model, self.manifest_entry = load_model(weights_dir, model_name, device)
         self.device = device
-        self.classes = self.model.config.classes
+        self.classes: tuple[str, ...] = tuple(self.model.config.classes)
         missing = [c for c in self.classes if c not in polarity_map]
         if missing:
             raise ValueError(f"polarity map has no entry for classes {missing}")
-        self.polarity_map = polarity_map
+        self.polarity_map = dict(polarity_map)
         self.input_size = self.model.config.input_size
         self.grey = self.model.config.in_channels == 1
 
@@ -57,39 +50,14 @@ class EmotionClassifier:
     def infer(self, crops: list[np.ndarray]) -> FrameInference:
         """Aligned crops -> per-frame probabilities, valence/arousal and the D′4 maps, one row per crop."""
         if not crops:
-            empty = torch.zeros(0, self.model.backbone.out_channels, 1, 1, device=self.device)
+            empty = torch.zeros(0, self.model.num_features, 1, 1, device=self.device)
             return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty)
         batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
         batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
         batch = batch.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
-            deepest = self.model.backbone(self.model.normalise(batch))[-1]
-            out = self.model.heads(deepest)
+            deepest = self.model.forward_features(batch)[-1]
+            out = self.model.forward_head(deepest)
         return FrameInference(
             out.logits.float().softmax(dim=1).cpu().numpy(), out.valence_arousal.float().cpu().numpy(), deepest.float()
         )
-
-    def classify(self, crops: list[np.ndarray]) -> list[FaceEmotion]:
-        """Per-frame emotions of aligned crops (no temporal context)."""
-        frame = self.infer(crops)
-        return self.emotions(frame.probs, frame.valence_arousal)
-
-    def emotions(
-        self, probs: np.ndarray, valence_arousal: np.ndarray, labels: list[int] | None = None
-    ) -> list[FaceEmotion]:
-        """Rows of class probabilities and valence/arousal -> ``FaceEmotion``s labelled ``labels`` (or argmax)."""
-        results = []
-        chosen = labels if labels is not None else [int(row.argmax()) for row in probs]
-        for row, (valence, arousal), top in zip(probs, valence_arousal, chosen, strict=True):
-            label = self.classes[top]
-            results.append(
-                FaceEmotion(
-                    probs={c: float(p) for c, p in zip(self.classes, row, strict=True)},
-                    label=label,
-                    polarity=self.polarity_map[label],
-                    confidence=float(row[top]),
-                    valence=float(valence),
-                    arousal=float(arousal),
-                )
-            )
-        return results

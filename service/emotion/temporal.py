@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import WeightsError, load_model
-from models.feature_cache import TrackFeatureCache
-from models.temporal_head import pad_window
+from models.nets.temporal_head import pad_window
+from models.weights import WeightsError, load_model
+from service.emotion.feature_cache import TrackFeatureCache
 
 
 class TrackTemporal:

@@ -19,6 +19,7 @@ import av
 import av.error
 from av.video.reformatter import VideoReformatter
 
+from service.config import Settings
 from service.ingest.frames import VideoFrame
 from service.ingest.sampling import PtsSampler
 from service.ingest.urls import SourceSpec
@@ -35,14 +36,32 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceOptions:
+    """How one stream is read; build it with ``source_options`` (the defaults live in ``Settings``)."""
+
     analysis_fps: float
-    realtime: bool = False
-    loop: bool = False
-    open_timeout_s: float = 10.0
-    read_timeout_s: float = 10.0
-    reconnect_attempts: int = 5
-    reconnect_backoff_s: float = 1.0
-    max_frame_side: int = 1280
+    realtime: bool
+    loop: bool
+    open_timeout_s: float
+    read_timeout_s: float
+    reconnect_attempts: int
+    reconnect_backoff_s: float
+    max_frame_side: int
+
+
+def source_options(
+    settings: Settings, analysis_fps: float, realtime: bool = False, loop: bool = False
+) -> SourceOptions:
+    """The options of one stream: its own rate and pacing, everything else from the settings."""
+    return SourceOptions(
+        analysis_fps=analysis_fps,
+        realtime=realtime,
+        loop=loop,
+        open_timeout_s=settings.open_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        reconnect_attempts=settings.reconnect_attempts,
+        reconnect_backoff_s=settings.reconnect_backoff_s,
+        max_frame_side=settings.max_frame_side,
+    )
 
 
 @dataclass

@@ -8,20 +8,13 @@ networks' weights ship inside the facenet-pytorch package; nothing is downloaded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import detect_face
 
-
-@dataclass(frozen=True)
-class Detection:
-    box: np.ndarray  # x1, y1, x2, y2 in the input image's pixels
-    score: float
-    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
+from service.vision.detection import Detection
 
 
 class FaceDetector:
@@ -30,12 +23,14 @@ class FaceDetector:
     def __init__(
         self,
         device: torch.device,
-        long_side: int = 640,
-        min_face_size: int = 24,
-        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
-        min_score: float = 0.9,
-        factor: float = 0.709,
+        *,
+        long_side: int,
+        min_face_size: int,
+        thresholds: tuple[float, float, float],
+        min_score: float,
+        factor: float = 0.709,  # MTCNN's image-pyramid step
     ) -> None:
+        """Built from settings by ``service.runtime.build_detector`` (the defaults live in ``Settings``)."""
         nets = MTCNN(device=device)  # only to load P/R/O-net weights from the package
         self.pnet, self.rnet, self.onet = nets.pnet.eval(), nets.rnet.eval(), nets.onet.eval()
         self.device = device

@@ -1,4 +1,4 @@
-"""Issue 4 end to end: a scripted clip of known emotions and cuts through the running service.
+"""Alerts end to end: a scripted clip of known emotions and cuts through the running service.
 
 Segments are FER stills the real pipeline classifies confidently, so the expected shares are known exactly;
 a background change is a real shot cut. Checks live WebSocket messages, history, stats over a chosen window,
@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from service.runtime import build_analyzer
+from service.runtime import build_pipeline
 from tests.e2e.test_service_e2e import collect_until_terminal, post
 from tests.scripted_video import FER_DATA, Segment, pick_stills, write_clip
 
@@ -39,10 +39,10 @@ def stills(service):
     data = np.load(FER_DATA)
     rows = data["usage"] == "PublicTest"
     images, labels = data["images"][rows], data["labels"][rows]
-    analyzer = build_analyzer(service.settings)
+    pipeline = build_pipeline(service.settings)
     return {
-        "happy": pick_stills(analyzer, images, labels, "happy", BLUE_STUDIO, 1)[0],
-        "sad": pick_stills(analyzer, images, labels, "sad", WARM_STUDIO, 2),
+        "happy": pick_stills(pipeline, images, labels, "happy", BLUE_STUDIO, 1)[0],
+        "sad": pick_stills(pipeline, images, labels, "sad", WARM_STUDIO, 2),
     }
 
 

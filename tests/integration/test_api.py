@@ -9,7 +9,8 @@ from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.schemas import FaceEvent, StatusEvent
+from service.schemas import FaceEvent, StreamStatus
+from service.wire import encode, status_message
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.redis
@@ -99,14 +100,14 @@ def face_message(stream_id: str, pts: float) -> dict:
         polarity="positive",
         confidence=1.0,
         frame_size=[64, 64],
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude={"id"})
 
 
 def test_events_paging_with_cursor_and_type_filter(api, settings, client):
     stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
     publisher = Publisher(client, Keys(settings.key_prefix), 10_000)
-    publisher.emit(stream_id, [face_message(stream_id, pts=i / 10) for i in range(25)])
-    publisher.emit(stream_id, [StatusEvent(stream_id=stream_id, status="running").model_dump(mode="json")])
+    publisher.emit(stream_id, [encode(face_message(stream_id, pts=i / 10)) for i in range(25)])
+    publisher.emit(stream_id, [encode(status_message(stream_id, StreamStatus.RUNNING))])
     seen, cursor = [], None
     while True:
         params = {"limit": 10, "type": "face"} | ({"since": cursor} if cursor else {})
@@ -173,6 +174,7 @@ def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url,
             assert ws.receive_json()["status"] == "starting"
             published = []
             for burst in range(5):  # far more than the 8-message live queue holds
-                published += publisher.emit(stream_id, [face_message(stream_id, burst + i / 100) for i in range(60)])
+                faces = [encode(face_message(stream_id, burst + i / 100)) for i in range(60)]
+                published += publisher.emit(stream_id, faces)
             received = [ws.receive_json()["id"] for _ in range(len(published))]
     assert received == published

@@ -5,10 +5,12 @@ import time
 
 import pytest
 
+from service.bus.history import History
 from service.bus.keys import Keys
-from service.bus.publisher import Publisher, decode_entries
+from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.schemas import StreamStatus
+from service.wire import encode, with_id
 
 pytestmark = pytest.mark.redis
 
@@ -65,26 +67,27 @@ def test_publisher_writes_history_before_live_with_ids(client, keys):
     pubsub = client.pubsub()
     pubsub.subscribe(keys.channel("s1"))
     pubsub.get_message(timeout=1)  # subscription confirmation
-    ids = publisher.emit(
-        "s1", [{"type": "face", "pts": 0.1}, {"type": "alert", "rule": "r"}, {"type": "stats", "pts": 0.1}]
-    )
+    messages = [encode(m) for m in ({"type": "face", "pts": 0.1}, {"type": "alert", "rule": "r"}, {"type": "stats"})]
+    ids = publisher.emit("s1", messages)
     live = []
     while len(live) < 3:
         message = pubsub.get_message(timeout=2)
         assert message is not None
         if message["type"] == "message":
-            live.append(json.loads(message["data"]))
-    assert [m["id"] for m in live] == ids
-    history = decode_entries(client.xrange(keys.events("s1")))
+            live.append(message["data"])
+    # live carries the encoded text with the id spliced in front: what a WebSocket client receives
+    assert live == [with_id(i, m.body) for i, m in zip(ids, messages, strict=True)]
+    assert [json.loads(text)["id"] for text in live] == ids
+    history, _ = History(client, keys).events("s1", None, 10)
     assert [m["id"] for m in history] == ids and [m["type"] for m in history] == ["face", "alert", "stats"]
-    alerts = decode_entries(client.xrange(keys.alerts("s1")))
+    alerts, _ = History(client, keys).alerts("s1", None, 10)
     assert [(a["rule"], a["id"]) for a in alerts] == [("r", ids[1])]  # same id in both histories
 
 
 def test_history_is_capped(client, keys):
     publisher = Publisher(client, keys, events_maxlen=100)
     for i in range(30):
-        publisher.emit("s2", [{"type": "face", "i": i}] * 20)
+        publisher.emit("s2", [encode({"type": "face", "i": i})] * 20)
     assert 100 <= client.xlen(keys.events("s2")) < 600
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERIGNORE = REPO / ".dockerignore"
 BUILT_SERVICES = ("api", "worker")
-# What both images must copy in: the package build inputs and the trained weights.
-REQUIRED_COPY_SOURCES = {"pyproject.toml", "README.md", "service", "models", "weights"}
+# What both images must copy in: the package build inputs; the worker also needs the trained weights.
+REQUIRED_COPY_SOURCES = {"pyproject.toml", "README.md", "service", "models"}
+WORKER_COPY_SOURCES = REQUIRED_COPY_SOURCES | {"weights"}
 API_PORT = 8000
 
 
@@ -399,11 +401,14 @@ def test_dockerfile_basics(dockerfile):
     assert users[-1].split(":")[0] not in ("root", "0")
 
 
-@pytest.mark.parametrize("dockerfile", ["docker/Dockerfile.api", "docker/Dockerfile.worker"])
-def test_copy_sources_exist(dockerfile):
+@pytest.mark.parametrize(
+    "dockerfile, required",
+    [("docker/Dockerfile.api", REQUIRED_COPY_SOURCES), ("docker/Dockerfile.worker", WORKER_COPY_SOURCES)],
+)
+def test_copy_sources_exist(dockerfile, required):
     sources = _copy_sources(REPO / dockerfile)
     normalised = {s.rstrip("/").removeprefix("./") for s in sources}
-    assert normalised >= REQUIRED_COPY_SOURCES, f"{dockerfile} does not copy {REQUIRED_COPY_SOURCES - normalised}"
+    assert normalised >= required, f"{dockerfile} does not copy {required - normalised}"
     missing = [s for s in sorted(normalised) if not (REPO / s).exists()]
     assert not missing, f"{dockerfile} copies paths missing from the repo: {missing}"
 
@@ -412,22 +417,26 @@ def test_weights_manifest_exists():
     assert (REPO / "weights" / "manifest.json").is_file(), "weights/manifest.json is baked into the images"
 
 
-@pytest.mark.parametrize(
-    "dockerfile, torch_install",
-    [
-        ("docker/Dockerfile.api", "--index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1"),
-        ("docker/Dockerfile.worker", "pip install torch==2.14.1 torchvision==0.29.1"),
-    ],
-)
-def test_install_order(dockerfile, torch_install):
+def test_worker_install_order():
+    dockerfile = "docker/Dockerfile.worker"
     runs = " && ".join(_args_of(REPO / dockerfile, "RUN"))
-    torch_at = runs.find(torch_install)
-    project_at = runs.find("pip install .")
+    torch_at = runs.find("pip install torch==2.14.1 torchvision==0.29.1")
+    project_at = runs.find('pip install ".[worker]"')
     facenet_at = runs.find("pip install --no-deps facenet-pytorch==2.6.0")
-    assert torch_at >= 0, f"{dockerfile}: torch not installed as `{torch_install}`"
-    assert project_at >= 0, f"{dockerfile}: project not installed with `pip install .`"
+    assert torch_at >= 0, f"{dockerfile}: torch not installed as torch==2.14.1 torchvision==0.29.1"
+    assert project_at >= 0, f"{dockerfile}: project not installed with its worker extra"
     assert facenet_at >= 0, f"{dockerfile}: facenet-pytorch must be installed with --no-deps"
     assert torch_at < project_at < facenet_at, f"{dockerfile}: order must be torch, project, facenet-pytorch"
+
+
+def test_api_image_installs_no_torch():
+    runs = " && ".join(_args_of(REPO / "docker/Dockerfile.api", "RUN"))
+    assert "pip install ." in runs, "the API image installs the project's base dependencies"
+    for heavy in ("torch", "facenet", "[worker]"):
+        assert heavy not in runs, f"the API image must not install {heavy}"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(dep.startswith(("torch", "av")) for dep in project["dependencies"])
+    assert {"torch", "torchvision", "av"} <= {dep.split(">")[0] for dep in project["optional-dependencies"]["worker"]}
 
 
 def test_dockerignore_keeps_build_inputs_and_drops_junk():
@@ -447,5 +456,6 @@ def test_dockerignore_keeps_build_inputs_and_drops_junk():
         "tests/data",
         "runs_train.log",
         "weights/emotion_teacher_b.pt",
+        "research/widen.py",
     ):
         assert _ignored(rel, patterns), f".dockerignore should exclude {rel}"

@@ -6,25 +6,27 @@ import numpy as np
 import pytest
 import torch
 
-from service.ingest.source import SourceOptions, VideoSource
+from service.config import Settings
+from service.ingest.source import VideoSource
 from service.ingest.urls import parse_source
+from service.runtime import build_detector
 from service.vision.alignment import FER_TEMPLATE, apply_transform, similarity_transform
 from service.vision.detector import FaceDetector
-from tests.conftest import DATA
+from tests.conftest import DATA, source_opts
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
-    return FaceDetector(torch.device("cpu"), long_side=640)
+    return build_detector(Settings(detect_long_side=640), torch.device("cpu"))
 
 
 def sampled(name: str, fps: float = 2):
     return [
         f.image
         for f in VideoSource(
-            parse_source(str(DATA / name), True), SourceOptions(analysis_fps=fps), threading.Event()
+            parse_source(str(DATA / name), True), source_opts(analysis_fps=fps), threading.Event()
         ).frames()
     ]
 
@@ -49,8 +51,8 @@ def test_landmarks_align_close_to_the_template(detector):
 
 def test_downscaling_maps_boxes_back_to_frame_pixels(detector):
     frame = sampled("single_face.mp4")[0]
-    full = FaceDetector(torch.device("cpu"), long_side=640).detect([frame])[0][0]
-    half = FaceDetector(torch.device("cpu"), long_side=320).detect([frame])[0][0]
+    full = build_detector(Settings(detect_long_side=640), torch.device("cpu")).detect([frame])[0][0]
+    half = build_detector(Settings(detect_long_side=320), torch.device("cpu")).detect([frame])[0][0]
     np.testing.assert_allclose(full.box, half.box, atol=12)
 
 

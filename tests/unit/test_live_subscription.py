@@ -6,8 +6,8 @@ from service.api.live import Subscription, entry_id_key
 def test_reset_empties_the_queue_and_clears_overflow():
     async def scenario() -> tuple[bool, int]:
         sub = Subscription("s", maxsize=2)
-        sub.queue.put_nowait({"id": "1-0"})
-        sub.queue.put_nowait({"id": "2-0"})
+        sub.queue.put_nowait(("1-0", '{"id":"1-0"}'))
+        sub.queue.put_nowait(("2-0", '{"id":"2-0"}'))
         sub.overflowed = True
         sub.reset()
         return sub.overflowed, sub.queue.qsize()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.checkpoint import WeightsError, save_weights, sha256_of, write_manifest_entry
-from models.temporal_head import TemporalEmotionHead, TemporalHeadConfig
+from models.nets.temporal_head import TemporalEmotionHead, TemporalHeadConfig
+from models.weights import WeightsError, save_weights, sha256_of, write_manifest_entry
 from service.emotion.temporal import TrackTemporal
 
 

@@ -10,26 +10,26 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-import cv2
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from service import wire
 from service.analytics import (
     POLARITIES,
+    AlertRule,
     SlidingWindow,
     SpatialHeatmap,
     TemporalHeatmap,
     render_spatial_png,
     render_temporal_png,
+    unique_rule_names,
 )
-from service.api.deps import ApiKeyDep, KeysDep, RedisDep, RegistryDep, SettingsDep, StreamDep
-from service.api.history import read_page, recent_messages
-from service.schemas import AlertMessage, AlertPage, AlertRuleSpec, ErrorBody, StatsEvent, StreamStatus
-from service.timeline import observations_from_history, rule_from_spec
-from service.worker.analyzer import stats_message
+from service.api.deps import ApiKeyDep, HistoryDep, KeyframesDep, RegistryDep, SettingsDep, StreamDep
+from service.bus.history import History
+from service.bus.keyframes import KeyframeStore
+from service.schemas import MAX_ALERT_RULES, AlertMessage, AlertPage, ErrorBody, StatsEvent, StreamStatus
 
 router = APIRouter(prefix="/streams", tags=["analytics"])
 _HISTORY_ID = r"^\d+(-\d+)?$"
@@ -41,25 +41,19 @@ class StatsResponse(BaseModel):
     stats: StatsEvent | None  # null until the first analysed frame
 
 
-def check_rules(rules: list[AlertRuleSpec]) -> None:
-    """422 with the analytics' own reason for a rule it cannot evaluate."""
-    names = set()
-    for rule in rules:
-        try:
-            built = rule_from_spec(rule)
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"alert rule {rule.model_dump()}: {exc}") from exc
-        if built.name in names:
-            raise HTTPException(status_code=422, detail=f"two alert rules are both named {built.name!r}")
-        names.add(built.name)
+def check_rules(rules: list[AlertRule]) -> None:
+    """422 when two rules share a name (each rule was already checked on its own by validation)."""
+    try:
+        unique_rule_names(rules)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.get("/{stream_id}/stats", response_model=StatsResponse, responses={404: {"model": ErrorBody}})
 def get_stats(
     info: StreamDep,
     registry: RegistryDep,
-    client: RedisDep,
-    keys: KeysDep,
+    history: HistoryDep,
     settings: SettingsDep,
     window: Annotated[
         float | None, Query(gt=0, le=3600, description="window length, media seconds (default: the service's)")
@@ -71,23 +65,20 @@ def get_stats(
         latest = registry.latest_stats(info.id)
         return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**latest) if latest else None)
     window_s = window or settings.window_s
-    frames = observations_from_history(recent_messages(client, keys, info.id, window_s))
+    frames = wire.observations_from_history(history.recent(info.id, window_s))
     if not frames:
         return StatsResponse(stream_id=info.id, status=info.status, stats=None)
     sliding = SlidingWindow(window_s)
     for frame in frames:
         sliding.add(frame)
-    stats = sliding.stats(track_id=track)
-    return StatsResponse(
-        stream_id=info.id, status=info.status, stats=StatsEvent(**stats_message(info.id, frames[-1].pts, stats))
-    )
+    stats = wire.stats_message(info.id, frames[-1].pts, sliding.stats(track_id=track))
+    return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**stats))
 
 
 @router.get("/{stream_id}/alerts", response_model=AlertPage, responses={404: {"model": ErrorBody}})
 def get_alerts(
     info: StreamDep,
-    client: RedisDep,
-    keys: KeysDep,
+    history: HistoryDep,
     registry: RegistryDep,
     since: Annotated[str | None, Query(pattern=_HISTORY_ID, description="alert history id; alerts after it")] = None,
     kind: Annotated[
@@ -96,29 +87,27 @@ def get_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertPage:
     """Alerts from the durable per-stream alert history, oldest first, each with its window in media seconds."""
-    messages, cursor = read_page(
-        client, keys.alerts(info.id), since, limit, keep=lambda m: kind == "all" or m["kind"] == kind
-    )
+    messages, cursor = history.alerts(info.id, since, limit, keep=lambda m: kind == "all" or m["kind"] == kind)
     return AlertPage(
         alerts=[AlertMessage(**m) for m in messages], next=cursor, suppressed_counts=registry.suppressed_counts(info.id)
     )
 
 
-@router.get("/{stream_id}/alert-rules", response_model=list[AlertRuleSpec], responses={404: {"model": ErrorBody}})
-def get_alert_rules(info: StreamDep) -> list[AlertRuleSpec]:
+@router.get("/{stream_id}/alert-rules", response_model=list[AlertRule], responses={404: {"model": ErrorBody}})
+def get_alert_rules(info: StreamDep) -> list[AlertRule]:
     return info.alert_rules
 
 
 @router.put(
     "/{stream_id}/alert-rules",
     dependencies=[ApiKeyDep],
-    response_model=list[AlertRuleSpec],
+    response_model=list[AlertRule],
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def put_alert_rules(info: StreamDep, rules: list[AlertRuleSpec], registry: RegistryDep) -> list[AlertRuleSpec]:
+def put_alert_rules(info: StreamDep, rules: list[AlertRule], registry: RegistryDep) -> list[AlertRule]:
     """Replaces the stream's alert rules while it runs; the worker applies them within a poll interval."""
-    if len(rules) > 20:
-        raise HTTPException(status_code=422, detail="at most 20 alert rules per stream")
+    if len(rules) > MAX_ALERT_RULES:
+        raise HTTPException(status_code=422, detail=f"at most {MAX_ALERT_RULES} alert rules per stream")
     check_rules(rules)
     registry.set_alert_rules(info.id, rules)
     return rules
@@ -130,9 +119,8 @@ def put_alert_rules(info: StreamDep, rules: list[AlertRuleSpec], registry: Regis
 )
 async def get_heatmap(
     info: StreamDep,
-    client: RedisDep,
-    keys: KeysDep,
-    registry: RegistryDep,
+    history: HistoryDep,
+    keyframes: KeyframesDep,
     kind: Annotated[Literal["spatial", "temporal"], Query(description="where on screen, or when")] = "spatial",
     format: Annotated[Literal["png", "json"], Query()] = "png",
     track: Annotated[int | None, Query(ge=1, description="only this face track")] = None,
@@ -147,16 +135,13 @@ async def get_heatmap(
     """Spatial heatmap (where faces of each polarity appeared) or temporal heatmap (time bins × classes)."""
     if polarity is not None and polarity not in POLARITIES:
         raise HTTPException(status_code=422, detail=f"polarity must be one of {list(POLARITIES)}")
-    return await run_in_threadpool(
-        _heatmap, info.id, client, keys, registry, kind, format, track, window, polarity, bin_s
-    )
+    return await run_in_threadpool(_heatmap, info.id, history, keyframes, kind, format, track, window, polarity, bin_s)
 
 
 def _heatmap(
     stream_id: str,
-    client,
-    keys,
-    registry,
+    history: History,
+    keyframes: KeyframeStore,
     kind: str,
     format: str,
     track: int | None,
@@ -164,7 +149,7 @@ def _heatmap(
     polarity: str | None,
     bin_s: float,
 ) -> Response:
-    frames = observations_from_history(recent_messages(client, keys, stream_id, window))
+    frames = wire.observations_from_history(history.recent(stream_id, window))
     heatmap = (
         SpatialHeatmap(track_id=track, max_window_s=window or 600.0) if kind == "spatial" else TemporalHeatmap(bin_s)
     )
@@ -172,15 +157,9 @@ def _heatmap(
         heatmap.add(frame)
     data = heatmap.to_dict() if kind == "spatial" else heatmap.to_dict(track_id=track)
     if format == "json":
-        return Response(content=_json(data), media_type="application/json")
+        return Response(content=json.dumps(data, separators=(",", ":")).encode(), media_type="application/json")
     title = f"stream {stream_id}" + (f", track {track}" if track else "")
     if kind == "temporal":
         return Response(content=render_temporal_png(data, title=title), media_type="image/png")
-    jpeg = registry.keyframe(stream_id)
-    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) if jpeg else None
-    keyframe = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB) if decoded is not None else None
-    return Response(content=render_spatial_png(data, keyframe, polarity, title=title), media_type="image/png")
-
-
-def _json(data: dict) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    png = render_spatial_png(data, keyframes.get(stream_id), polarity, title=title)
+    return Response(content=png, media_type="image/png")

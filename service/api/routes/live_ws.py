@@ -16,7 +16,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from service.api.deps import key_matches
 from service.api.live import LiveHub, entry_id_key
-from service.bus.publisher import decode_entries
+from service.bus.history import replay_page
+from service.bus.registry import stream_exists
 
 router = APIRouter(tags=["live"])
 _ID = re.compile(r"^\d+(-\d+)?$")
@@ -34,7 +35,7 @@ async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = 
     if since is not None and not _ID.match(since):
         await websocket.close(code=4400, reason="since must be a history id such as 1700000000000-0")
         return
-    if not await client.exists(keys.stream(stream_id)):
+    if not await stream_exists(client, keys, stream_id):
         await websocket.close(code=4404, reason=f"no stream {stream_id!r}")
         return
     hub_: LiveHub = hub
@@ -44,17 +45,17 @@ async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = 
     try:
         while not receiver.done():
             sub.reset()  # anything dropped from here on is still in history, and the replay below sends it
-            last = await _replay(websocket, client, keys.events(stream_id), last)
+            last = await _replay(websocket, client, keys, stream_id, last)
             floor = entry_id_key(last) if last else (0, 0)
             while not receiver.done() and not sub.overflowed:
                 try:
-                    message = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
+                    entry_id, text = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
                 except TimeoutError:
                     continue
-                if entry_id_key(message["id"]) <= floor:
+                if entry_id_key(entry_id) <= floor:
                     continue  # already sent from history
-                await websocket.send_json(message)
-                last, floor = message["id"], entry_id_key(message["id"])
+                await websocket.send_text(text)
+                last, floor = entry_id, entry_id_key(entry_id)
             # overflowed: the client fell behind live; catch it up from history, then go live again
     except WebSocketDisconnect:
         pass
@@ -65,15 +66,15 @@ async def stream_live(websocket: WebSocket, stream_id: str, since: str | None = 
         hub_.unsubscribe(sub)
 
 
-async def _replay(websocket: WebSocket, client, key: str, after: str | None) -> str | None:
+async def _replay(websocket: WebSocket, client, keys, stream_id: str, after: str | None) -> str | None:
     """Sends every history message after ``after``; returns the id of the last one sent (or ``after``)."""
     last = after
     while True:
-        entries = await client.xrange(key, min=f"({last}" if last else "-", max="+", count=_REPLAY_PAGE)
-        for message in decode_entries(entries):
-            await websocket.send_json(message)
-            last = message["id"]
-        if len(entries) < _REPLAY_PAGE:
+        page = await replay_page(client, keys, stream_id, last, _REPLAY_PAGE)
+        for entry_id, text in page:
+            await websocket.send_text(text)
+            last = entry_id
+        if len(page) < _REPLAY_PAGE:
             return last
 
 

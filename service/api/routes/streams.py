@@ -8,15 +8,13 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from service.api.deps import (
     ApiKeyDep,
-    KeysDep,
+    HistoryDep,
     PublisherDep,
-    RedisDep,
     RegistryDep,
     SettingsDep,
     StreamDep,
     publish_status,
 )
-from service.api.history import read_page
 from service.api.routes.analytics import check_rules
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.schemas import (
@@ -69,7 +67,7 @@ def create_stream(
         )
     if (body.loop or body.realtime) and spec.live:
         raise HTTPException(status_code=422, detail="loop and realtime apply to files, not to live sources")
-    rules = DEFAULT_ALERT_RULES if body.alert_rules is None else body.alert_rules
+    rules = list(DEFAULT_ALERT_RULES) if body.alert_rules is None else body.alert_rules
     check_rules(rules)
     info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules)
     publish_status(publisher, info.id, StreamStatus.STARTING)
@@ -95,14 +93,12 @@ def get_stream(info: StreamDep) -> StreamInfo:
 def stop_stream(
     info: StreamDep,
     registry: RegistryDep,
-    client: RedisDep,
-    keys: KeysDep,
     publisher: PublisherDep,
     purge: Annotated[bool, Query(description="also delete its history")] = False,
 ):
     """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history."""
     registry.request_stop(info.id)
-    if info.status not in TERMINAL_STATUSES and not client.exists(keys.lease(info.id)):
+    if info.status not in TERMINAL_STATUSES and not registry.is_leased(info.id):
         # no worker holds it: nobody else will mark it stopped
         registry.set_status(info.id, StreamStatus.STOPPED, "stopped by request")
         publish_status(publisher, info.id, StreamStatus.STOPPED, "stopped by request")
@@ -119,8 +115,7 @@ def stop_stream(
 )
 def get_events(
     info: StreamDep,
-    client: RedisDep,
-    keys: KeysDep,
+    history: HistoryDep,
     since: Annotated[str | None, Query(pattern=r"^\d+(-\d+)?$", description="history id; events after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     type: Annotated[
@@ -128,7 +123,5 @@ def get_events(
     ] = None,
 ) -> EventPage:
     """History from the stream's Redis Stream, oldest first, paged with the ``next`` cursor."""
-    messages, cursor = read_page(
-        client, keys.events(info.id), since, limit, keep=lambda m: type is None or m.get("type") == type
-    )
+    messages, cursor = history.events(info.id, since, limit, keep=lambda m: type is None or m.get("type") == type)
     return EventPage(events=messages, next=cursor)

@@ -1,0 +1,105 @@
+"""Reading a stream's history back from Redis: paged reads, window replays, and WebSocket replay pages.
+
+Entries hold the encoded messages (``service.wire``). REST answers decode them; a WebSocket replay hands
+their text on with the id spliced in front, as the live channel does, without decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from service import wire
+from service.bus.keys import Keys
+
+_PAGE = 2000
+
+
+def _decoded(entries: list[tuple[str, dict]]) -> list[dict[str, Any]]:
+    return [wire.decode(entry_id, fields["data"]) for entry_id, fields in entries]
+
+
+class History:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def recent(self, stream_id: str, window_s: float | None) -> list[dict[str, Any]]:
+        """Messages of the last ``window_s`` media seconds (all retained history when None), oldest first.
+
+        Reads backwards page by page and stops once a frame record older than the window is reached, so a
+        60-second query costs a minute of history, not the whole stream.
+        """
+        collected: list[dict[str, Any]] = []
+        end_pts: float | None = None
+        upper = "+"
+        while True:
+            entries = self.client.xrevrange(self.keys.events(stream_id), max=upper, min="-", count=_PAGE)
+            if not entries:
+                break
+            for message in _decoded(entries):
+                if message.get("type") == "frame" and window_s is not None:
+                    end_pts = message["pts"] if end_pts is None else end_pts
+                    if message["pts"] <= end_pts - window_s:
+                        collected.reverse()
+                        return _from_first_frame(collected)
+                collected.append(message)
+            if len(entries) < _PAGE:
+                break
+            upper = f"({entries[-1][0]}"
+        collected.reverse()
+        return _from_first_frame(collected)
+
+    def events(
+        self, stream_id: str, since: str | None, limit: int, keep: Callable[[dict], bool] = lambda message: True
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the stream's event history (see ``read_page``)."""
+        return read_page(self.client, self.keys.events(stream_id), since, limit, keep)
+
+    def alerts(
+        self, stream_id: str, since: str | None, limit: int, keep: Callable[[dict], bool] = lambda message: True
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the stream's durable alert history (see ``read_page``)."""
+        return read_page(self.client, self.keys.alerts(stream_id), since, limit, keep)
+
+
+def _from_first_frame(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drops leading face events whose frame record fell outside the window (their frame is incomplete)."""
+    for index, message in enumerate(messages):
+        if message.get("type") == "frame":
+            # faces just before the first frame record belong to it; earlier ones do not
+            start = index - message["faces"]
+            return messages[max(start, 0) :]
+    return []
+
+
+def read_page(
+    client: redis.Redis, key: str, since: str | None, limit: int, keep: Callable[[dict], bool] = lambda message: True
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to ``limit`` kept messages after ``since``, oldest first, and the cursor of the next page.
+
+    The cursor is None when the history holds nothing more; a full page returns the id of its last message.
+    """
+    kept: list[dict[str, Any]] = []
+    start = f"({since}" if since else "-"
+    while True:
+        entries = client.xrange(key, min=start, max="+", count=limit)
+        for message in _decoded(entries):
+            if keep(message):
+                kept.append(message)
+                if len(kept) == limit:
+                    return kept, message["id"]
+        if len(entries) < limit:
+            return kept, None
+        start = f"({entries[-1][0]}"
+
+
+async def replay_page(
+    client: aioredis.Redis, keys: Keys, stream_id: str, after: str | None, count: int
+) -> list[tuple[str, str]]:
+    """Up to ``count`` history entries after ``after``: (id, delivered text) pairs, oldest first."""
+    entries = await client.xrange(keys.events(stream_id), min=f"({after}" if after else "-", max="+", count=count)
+    return [(entry_id, wire.with_id(entry_id, fields["data"])) for entry_id, fields in entries]

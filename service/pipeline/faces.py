@@ -1,0 +1,123 @@
+"""The face stages of one analysed frame, batched across streams: detect, track, align, infer, temporal, hold.
+
+Frames of all the streams a worker holds go through together: detection once per group of same-size frames,
+the emotion backbone once over every face of the batch, the temporal head once over the cached windows of
+every tracked face. Each stage fills its fields of the frames' ``FrameRecord``s; what a stream remembers
+between frames (tracker, shot-cut detector, label hold, feature cache) is its ``StreamFaces``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.analytics import LabelHold, ShotCutDetector
+from service.emotion.classifier import EmotionClassifier
+from service.emotion.feature_cache import TrackFeatureCache
+from service.emotion.temporal import TrackTemporal
+from service.pipeline.records import FaceRecord, FrameRecord
+from service.vision.detector import FaceDetector
+from service.vision.tracker import IouTracker
+from service.worker.timing import StageTimer
+
+
+@dataclass
+class StreamFaces:
+    """What the face stages remember about one stream between frames."""
+
+    tracker: IouTracker
+    cuts: ShotCutDetector
+    labels: LabelHold
+    features: TrackFeatureCache | None  # per-track D′4 maps for the temporal head; None without one
+
+
+class FacePipeline:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: EmotionClassifier,
+        temporal: TrackTemporal | None,
+        timer: StageTimer,
+        *,
+        track_iou: float,
+        track_max_age_s: float,
+        label_margin: float,
+        label_hold_s: float,
+    ) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.temporal = temporal
+        self.timer = timer
+        self._track_iou, self._track_max_age_s = track_iou, track_max_age_s
+        self._label_margin, self._label_hold_s = label_margin, label_hold_s
+
+    def new_stream(self) -> StreamFaces:
+        return StreamFaces(
+            tracker=IouTracker(self._track_iou, self._track_max_age_s),
+            cuts=ShotCutDetector(),
+            labels=LabelHold(self._label_margin, self._label_hold_s),
+            features=self.temporal.new_cache() if self.temporal else None,
+        )
+
+    def run(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
+        """Fills every stage's fields of the records, in place."""
+        self._detect([record for _, record in batch])
+        faces = [face for _, record in batch for face in record.faces]
+        with self.timer.stage("track", items=len(batch)):
+            for state, record in batch:
+                self._track(state, record)
+        with self.timer.stage("align", items=len(faces)):
+            for _, record in batch:
+                for face in record.faces:
+                    face.crop = self.classifier.crop(record.frame.image, face.detection.landmarks)
+        with self.timer.stage("infer", items=len(faces)):
+            inferred = self.classifier.infer([face.crop for face in faces])
+            for i, face in enumerate(faces):
+                face.frame_probs, face.features = inferred.probs[i], inferred.maps[i]
+                face.probs, face.valence_arousal = inferred.probs[i], inferred.valence_arousal[i]
+        with self.timer.stage("temporal", items=len(faces)):
+            if self.temporal:
+                self._temporal(batch)
+            for state, record in batch:
+                for face in record.faces:
+                    assert face.probs is not None
+                    face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs)
+
+    def _detect(self, records: list[FrameRecord]) -> None:
+        by_size: dict[tuple[int, ...], list[FrameRecord]] = defaultdict(list)
+        for record in records:
+            by_size[record.frame.image.shape].append(record)
+        with self.timer.stage("detect", items=len(records)):
+            for group in by_size.values():
+                found = self.detector.detect([record.frame.image for record in group])
+                for record, detections in zip(group, found, strict=True):
+                    record.faces = [FaceRecord(detection) for detection in detections]
+
+    @staticmethod
+    def _track(state: StreamFaces, record: FrameRecord) -> None:
+        """Track ids; then drops the cached maps and held labels of tracks that ended. A shot cut ends them
+        all: the frames before it show another shot, and neither a window nor a label may carry over."""
+        record.cut = state.cuts.update(record.frame.image)
+        boxes = np.array([face.detection.box for face in record.faces]).reshape(-1, 4)
+        for face, track_id in zip(record.faces, state.tracker.update(boxes, record.frame.pts), strict=True):
+            face.track_id = track_id
+        alive = () if record.cut else tuple(track.track_id for track in state.tracker.tracks)
+        state.labels.keep_only(alive)
+        if state.features is not None:
+            state.features.prune(alive)
+
+    def _temporal(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
+        """Pushes every face's D′4 map into its track's cache; probabilities and V/A from the track's window."""
+        assert self.temporal is not None
+        items, faces = [], []
+        for state, record in batch:
+            assert state.features is not None
+            for face in record.faces:
+                items.append((state.features, face.track_id, record.frame.pts, face.features))
+                faces.append(face)
+        probs, valence_arousal, _ = self.temporal.update(items)
+        for i, face in enumerate(faces):
+            face.probs, face.valence_arousal = probs[i], valence_arousal[i]

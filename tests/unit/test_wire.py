@@ -1,0 +1,99 @@
+"""The wire: history back into analytics observations, messages encoded once, schemas derived from records."""
+
+import dataclasses
+import json
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from service import wire
+from service.analytics import AlertEvent, AlertRule, SlidingWindow, WindowStats
+from service.schemas import AlertMessage, StatsEvent
+from service.wire import observation as face_observation
+from service.wire import observations_from_history
+
+
+def face(frame: int, track: int, label: str = "sad", polarity: str = "negative") -> dict:
+    return {
+        "type": "face",
+        "frame": frame,
+        "pts": frame / 5,
+        "track_id": track,
+        "label": label,
+        "polarity": polarity,
+        "probs": {label: 1.0},
+        "confidence": 0.9,
+        "valence": -0.5,
+        "arousal": 0.1,
+        "box": [64, 36, 128, 108],
+        "frame_size": [640, 360],
+    }
+
+
+def frame(index: int, faces: int, cut: bool = False) -> dict:
+    return {"type": "frame", "frame": index, "pts": index / 5, "faces": faces, "cut": cut, "frame_size": [640, 360]}
+
+
+def test_box_is_normalised_by_frame_size():
+    observation = face_observation(face(0, 1))
+    assert observation.box == pytest.approx((0.1, 0.1, 0.2, 0.3))
+    assert (observation.track_id, observation.label, observation.valence) == (1, "sad", -0.5)
+
+
+def test_frames_group_their_faces_and_keep_empty_frames_and_cuts():
+    messages = [
+        face(0, 1),
+        face(0, 2, "happy", "positive"),
+        frame(0, 2),
+        {"type": "stats"},
+        frame(1, 0, cut=True),
+        face(2, 1),
+        frame(2, 1),
+        {"type": "alert"},
+    ]
+    frames = observations_from_history(messages)
+    assert [len(f.faces) for f in frames] == [2, 0, 1]
+    assert [f.cut for f in frames] == [False, True, False]
+    assert [f.pts for f in frames] == [0.0, 0.2, 0.4]
+    assert [x.track_id for x in frames[0].faces] == [1, 2]
+
+
+def test_truncated_history_keeps_only_the_faces_that_belong_to_a_frame():
+    # the cap cut frame 0's first face away; a face before any record belongs to frame 0's record
+    messages = [face(0, 2), frame(0, 1), face(1, 1), face(1, 2), frame(1, 2)]
+    frames = observations_from_history(messages)
+    assert [len(f.faces) for f in frames] == [1, 2]
+
+
+def test_a_rule_body_validates_into_the_engine_rule_and_bad_metric_is_rejected():
+    rules = TypeAdapter(list[AlertRule])
+    (rule,) = rules.validate_python([{"metric": "negative_share", "op": ">", "threshold": 0.5}])
+    assert isinstance(rule, AlertRule) and rule.window_s == 60.0 and rule.name == "negative_share>0.5@60s"
+    with pytest.raises(ValidationError, match="unknown metric"):
+        rules.validate_python([{"metric": "joy", "op": ">", "threshold": 0.5}])
+    with pytest.raises(ValidationError, match="Unexpected keyword"):
+        rules.validate_python([{"metric": "negative_share", "op": ">", "threshold": 0.5, "windw_s": 30}])
+
+
+def test_stats_and_alert_messages_have_exactly_the_records_fields():
+    envelope = {"type", "id", "stream_id"}
+    assert set(StatsEvent.model_fields) == envelope | {"pts"} | {f.name for f in dataclasses.fields(WindowStats)}
+    assert set(AlertMessage.model_fields) == envelope | {f.name for f in dataclasses.fields(AlertEvent)}
+
+
+def test_a_stats_message_carries_track_churn_and_validates_as_its_schema():
+    window = SlidingWindow()
+    window.add(observations_from_history([face(0, 1), frame(0, 1)])[0])
+    message = wire.stats_message("s", 0.0, window.stats())
+    assert message["track_churn"] == 0.0 and message["shares"]["negative"] == 1.0
+    assert StatsEvent(**message).track_churn == 0.0
+
+
+def test_encoded_once_and_delivered_with_the_id_first():
+    encoded = wire.encode(frame(3, 0))
+    assert encoded.type == "frame" and json.loads(encoded.body)["frame"] == 3
+    delivered = wire.with_id("17-2", encoded.body)
+    assert delivered.startswith('{"id":"17-2",') and wire.id_of(delivered) == "17-2"
+    assert json.loads(delivered) == {**json.loads(encoded.body), "id": "17-2"}
+    assert wire.decode("17-2", encoded.body) == json.loads(delivered)
+    assert json.loads(wire.with_id("1-0", "{}")) == {"id": "1-0"}
