@@ -4,7 +4,7 @@
 
 Why the live parts: the temporal head is trained on synthetic tracks of stills, but live it sees crops made
 by this detector, this tracker and this alignment, with their real jitter, motion, compression and small
-faces. ``models.train_temporal --video-tracks`` mixes windows of these real tracks into training, so the
+faces. ``python -m models train-temporal --video-tracks`` mixes windows of these real tracks into training, so the
 same decode → MTCNN → IoU tracker → alignment must cut them. A shot cut ends every track, as live.
 
 The file holds ``crops`` (M, S, S) uint8 grey model inputs, ``track`` (M,) ids unique in the file, in frame

@@ -58,10 +58,7 @@ def face_message(
     label = classes[face.label]
     scale = frame.scale
     return {
-        "type": "face",
-        "stream_id": record.stream_id,
-        "pts": plain(frame.pts),
-        "frame": frame.index,
+        **_frame_fields("face", record),
         "track_id": face.track_id,
         "box": [round(float(v) * scale, 1) for v in detection.box],
         "landmarks": [[round(float(x) * scale, 1), round(float(y) * scale, 1)] for x, y in detection.landmarks],
@@ -80,16 +77,17 @@ def face_message(
 
 def frame_message(record: FrameRecord) -> dict[str, Any]:
     """The ``frame`` record, published after the frame's faces so a replay knows where each frame ends."""
-    frame = record.frame
     return {
-        "type": "frame",
-        "stream_id": record.stream_id,
-        "pts": plain(frame.pts),
-        "frame": frame.index,
+        **_frame_fields("frame", record),
         "faces": len(record.faces),
         "cut": record.cut,
-        "frame_size": list(frame.source_size),
+        "frame_size": list(record.frame.source_size),
     }
+
+
+def _frame_fields(kind: str, record: FrameRecord) -> dict[str, Any]:
+    """The fields every per-frame message starts with."""
+    return {"type": kind, "stream_id": record.stream_id, "pts": plain(record.frame.pts), "frame": record.frame.index}
 
 
 def stats_message(stream_id: str, pts: float, stats: WindowStats) -> dict[str, Any]:

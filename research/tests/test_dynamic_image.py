@@ -1,4 +1,5 @@
-"""Dynamic image (seed 003, Eq. 1–2): the rank-pooling weights equal their closed form, and what they imply."""
+"""Dynamic image (research/dynamic_image.py, Eq. 1–2): the rank-pooling weights equal their closed form, and
+what they imply."""
 
 from fractions import Fraction
 

@@ -26,7 +26,7 @@ class TrackTemporal:
         if paired != backbone_sha256:
             raise WeightsError(
                 f"temporal model {model_name!r} was trained on backbone sha256 {paired}, but the loaded emotion "
-                f"model has {backbone_sha256}; retrain it with python -m models.train_temporal"
+                f"model has {backbone_sha256}; retrain it with python -m models train-temporal"
             )
         self.window = self.head.config.window
         self.device = device

@@ -194,3 +194,17 @@ def test_rule_names_and_validation():
         AlertRule("negative_share", ">", float("nan"))
     with pytest.raises(ValueError, match="unique"):
         AlertEngine([DEFAULT_RULE, AlertRule("negative_share", ">", 0.5)])
+
+
+def test_suppression_reasons_are_the_names_of_the_checks():
+    from service.analytics import CHECKS, REASONS
+
+    assert tuple(check.name for check in CHECKS) == REASONS
+    assert len(set(REASONS)) == len(REASONS)
+    by_name = {check.name: check for check in CHECKS}
+    limits = Verification()
+    # a rule about confidence or coverage is not suppressed by the check that measures exactly that
+    assert not by_name["low_confidence"].applies(AlertRule("mean_confidence", "<", 0.5), limits)
+    assert not by_name["occluded_or_absent"].applies(AlertRule("coverage", "<", 0.2), limits)
+    assert by_name["occluded_or_absent"].applies(DEFAULT_RULE, limits)
+    assert not by_name["not_after_cut"].applies(DEFAULT_RULE, Verification(recheck_after_cut=False))

@@ -1,4 +1,4 @@
-"""Saliency decoder (seed 000, Eq. 8): four mask scales, and the top-down sum wiring of Eq. 8."""
+"""Saliency decoder (Eq. 8): four mask scales, and the top-down sum wiring of Eq. 8."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Spatio-temporal attention (seed 000, Eq. 3–7): TopJ keeps exactly J entries, masks are distributions."""
+"""Spatio-temporal attention (Eq. 3–7): TopJ keeps exactly J entries, masks are distributions."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""GRU temporal encoder (seed 002): shapes, causality, confidence range, variable lengths, streaming state."""
+"""GRU temporal encoder: shapes, causality, confidence range, variable lengths, streaming state."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Multi-task loss (seed 000, Eq. 9–11 + recognition terms) balanced by learnable log-variances."""
+"""Multi-task loss (Eq. 9–11 + recognition terms) balanced by learnable log-variances."""
 
 import pytest
 import torch
