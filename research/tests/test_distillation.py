@@ -4,20 +4,8 @@ import pytest
 import torch
 
 from models.data.fer import load_split, soft_targets
-from models.registry import create_model
 from models.weights import WeightsError, save_weights, sha256_of, write_manifest_entry
 from research.distillation import blend_with_teacher, distilled_targets, load_teachers, teacher_probs
-
-
-@pytest.fixture(scope="module")
-def nets() -> list[torch.nn.Module]:
-    torch.manual_seed(0)
-    return [create_model("resnet_ca_s").eval() for _ in range(2)]
-
-
-@pytest.fixture(scope="module")
-def faces() -> torch.Tensor:
-    return torch.rand(5, 1, 48, 48, generator=torch.Generator().manual_seed(1))
 
 
 def test_teacher_probs_are_softened_mirror_averaged_ensemble_means(nets, faces) -> None:

@@ -6,22 +6,9 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from models.evaluation.evaluate import ensemble_probs, evaluate, main, predict_probs
-from models.registry import create_model
 from models.weights import save_weights, write_manifest_entry
-
-
-@pytest.fixture(scope="module")
-def nets() -> list[torch.nn.Module]:
-    torch.manual_seed(0)
-    return [create_model("resnet_ca_s").eval() for _ in range(2)]
-
-
-@pytest.fixture(scope="module")
-def faces() -> torch.Tensor:
-    return torch.rand(5, 1, 48, 48, generator=torch.Generator().manual_seed(1))
 
 
 def test_an_ensemble_of_one_is_that_network(nets, faces) -> None:

@@ -53,14 +53,19 @@ def model() -> nn.Module:
     return load_weights_file(WEIGHTS)
 
 
-def test_graph_has_named_io_and_a_dynamic_batch(exported: tuple[Path, str]):
-    path, report = exported
+def _checked_graph(path: Path, report: str, inputs, outputs) -> onnx.GraphProto:
+    """A valid ONNX graph with exactly these input and output names, whose export reported parity."""
     graph = onnx.load(path).graph
     onnx.checker.check_model(path)
-    assert [value.name for value in graph.input] == list(FACE_INPUTS)
-    assert [value.name for value in graph.output] == list(FACE_OUTPUTS)
-    assert all(value.type.tensor_type.shape.dim[0].dim_param == "batch" for value in [*graph.input, *graph.output])
+    assert [value.name for value in graph.input] == list(inputs)
+    assert [value.name for value in graph.output] == list(outputs)
     assert "parity ok" in report
+    return graph
+
+
+def test_graph_has_named_io_and_a_dynamic_batch(exported: tuple[Path, str]):
+    graph = _checked_graph(*exported, FACE_INPUTS, FACE_OUTPUTS)
+    assert all(value.type.tensor_type.shape.dim[0].dim_param == "batch" for value in [*graph.input, *graph.output])
 
 
 @pytest.mark.parametrize("source", ["random", "clip"])
@@ -84,14 +89,9 @@ def exported_temporal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, s
 
 
 def test_temporal_graph_takes_fixed_windows_with_a_dynamic_batch(exported_temporal: tuple[Path, str]):
-    path, report = exported_temporal
-    graph = onnx.load(path).graph
-    onnx.checker.check_model(path)
-    assert [value.name for value in graph.input] == list(TRACK_INPUTS)
-    assert [value.name for value in graph.output] == list(TRACK_OUTPUTS)
+    graph = _checked_graph(*exported_temporal, TRACK_INPUTS, TRACK_OUTPUTS)
     dims = [dim.dim_param or dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 16, 256, 3, 3]
-    assert "parity ok" in report
 
 
 @pytest.mark.parametrize("batch", [1, 3])
