@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from service.analytics import AlertEvent, FaceObservation, FrameObservation, WindowStats, plain
 from service.pipeline.records import FaceRecord, FrameRecord
-from service.schemas import StreamStatus
+from service.schemas import FaceEvent, FrameEvent, StatusEvent, StreamStatus
 
 _ID_PREFIX = '{"id":"'
 
@@ -57,37 +59,46 @@ def face_message(
     assert face.frame_probs is not None
     label = classes[face.label]
     scale = frame.scale
-    return {
-        **_frame_fields("face", record),
-        "track_id": face.track_id,
-        "box": [round(float(v) * scale, 1) for v in detection.box],
-        "landmarks": [[round(float(x) * scale, 1), round(float(y) * scale, 1)] for x, y in detection.landmarks],
-        "det_score": plain(detection.score),
-        "probs": {name: plain(p) for name, p in zip(classes, face.probs, strict=True)},
-        "label": label,
-        "polarity": polarity[label],
-        "confidence": plain(face.probs[face.label]),
-        "valence": plain(face.valence_arousal[0]),
-        "arousal": plain(face.valence_arousal[1]),
-        "frame_label": classes[int(face.frame_probs.argmax())],
-        "frame_size": list(frame.source_size),
-        "latency_ms": round(latency_ms, 1),
-    }
+    return _message(
+        FaceEvent(
+            stream_id=record.stream_id,
+            pts=plain(frame.pts),
+            frame=frame.index,
+            track_id=face.track_id,
+            box=[round(float(v) * scale, 1) for v in detection.box],
+            landmarks=[[round(float(x) * scale, 1), round(float(y) * scale, 1)] for x, y in detection.landmarks],
+            det_score=plain(detection.score),
+            probs={name: plain(p) for name, p in zip(classes, face.probs, strict=True)},
+            label=label,
+            polarity=polarity[label],
+            confidence=plain(face.probs[face.label]),
+            valence=plain(face.valence_arousal[0]),
+            arousal=plain(face.valence_arousal[1]),
+            frame_label=classes[int(face.frame_probs.argmax())],
+            frame_size=list(frame.source_size),
+            latency_ms=round(latency_ms, 1),
+        )
+    )
 
 
 def frame_message(record: FrameRecord) -> dict[str, Any]:
     """The ``frame`` record, published after the frame's faces so a replay knows where each frame ends."""
-    return {
-        **_frame_fields("frame", record),
-        "faces": len(record.faces),
-        "cut": record.cut,
-        "frame_size": list(record.frame.source_size),
-    }
+    frame = record.frame
+    return _message(
+        FrameEvent(
+            stream_id=record.stream_id,
+            pts=plain(frame.pts),
+            frame=frame.index,
+            faces=len(record.faces),
+            cut=record.cut,
+            frame_size=list(frame.source_size),
+        )
+    )
 
 
-def _frame_fields(kind: str, record: FrameRecord) -> dict[str, Any]:
-    """The fields every per-frame message starts with."""
-    return {"type": kind, "stream_id": record.stream_id, "pts": plain(record.frame.pts), "frame": record.frame.index}
+def _message(event: BaseModel) -> dict[str, Any]:
+    """A validated message model as the plain dict that gets encoded (``id`` is added by the history)."""
+    return event.model_dump(mode="json", exclude={"id"})
 
 
 def stats_message(stream_id: str, pts: float, stats: WindowStats) -> dict[str, Any]:
@@ -101,7 +112,7 @@ def alert_message(stream_id: str, event: AlertEvent) -> dict[str, Any]:
 def status_message(
     stream_id: str, status: StreamStatus, reason: str | None = None, pts: float | None = None
 ) -> dict[str, Any]:
-    return {"type": "status", "stream_id": stream_id, "status": status.value, "reason": reason, "pts": plain(pts)}
+    return _message(StatusEvent(stream_id=stream_id, status=status, reason=reason, pts=plain(pts)))
 
 
 def observation(face: Mapping[str, Any]) -> FaceObservation:
