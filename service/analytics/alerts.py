@@ -123,7 +123,7 @@ class Verification:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class CheckContext:
     """What a check looks at: the rule, its target's window, the whole stream's window, and the history."""
 
     rule: AlertRule
@@ -140,14 +140,14 @@ class Check:
 
     name: str
     applies: Callable[[AlertRule, Verification], bool]
-    fails: Callable[[Evidence], bool]
+    fails: Callable[[CheckContext], bool]
 
 
 def _always(rule: AlertRule, limits: Verification) -> bool:
     return True
 
 
-def _holds_after_cut(e: Evidence) -> bool:
+def _holds_after_cut(e: CheckContext) -> bool:
     cut = e.window.last_cut(e.pts, e.rule.window_s)
     if cut is None:
         return True
@@ -310,7 +310,7 @@ class AlertEngine:
         self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
     ) -> tuple[str, ...]:
         """Names of the checks that fail: the reasons not to trust the condition."""
-        evidence = Evidence(rule, stats, stream, window, pts, self.verification)
+        evidence = CheckContext(rule, stats, stream, window, pts, self.verification)
         return tuple(c.name for c in CHECKS if c.applies(rule, self.verification) and c.fails(evidence))
 
 
