@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-# command -> (module whose main(argv) runs it, one line for the overview)
+# command -> (module whose main(argv) runs it, or "module:function", one line for the overview)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("models.training.train", "train the per-face emotion network on FER2013 (+ FER+ votes)"),
     "train-temporal": ("models.training.train_temporal", "train the temporal head over frozen backbone features"),
@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("models.evaluation.export", "export trained weights to ONNX and check parity with PyTorch"),
     "publish": ("models.weights", "install a training run's export into weights/"),
     "saliency-targets": ("models.data.saliency_targets", "build face-saliency masks from MTCNN landmarks"),
+    "pack-data": ("models.data.packed:main_pack", "pack FER2013 small enough to carry to a lent GPU machine"),
+    "unpack-data": ("models.data.packed:main_unpack", "unpack it there, bit for bit"),
 }
 
 
@@ -38,8 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] not in COMMANDS:
         print(usage(), file=sys.stderr)
         sys.exit(f"error: unknown command {argv[0]!r}; known: {', '.join(COMMANDS)}")
-    module, _ = COMMANDS[argv[0]]
-    importlib.import_module(module).main(argv[1:])
+    target, _ = COMMANDS[argv[0]]
+    module, _, function = target.partition(":")
+    getattr(importlib.import_module(module), function or "main")(argv[1:])
 
 
 if __name__ == "__main__":

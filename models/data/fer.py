@@ -67,13 +67,15 @@ def soft_targets(labels: torch.Tensor, votes: torch.Tensor, vote_weight: float, 
 def augment(
     images: torch.Tensor, generator: torch.Generator, masks: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Random affine (±12°, ×0.88–1.12, ±10 % shift), h-flip, contrast/brightness, erasing.
+    """Random affine (±12°, ×0.88–1.12, ±10 % shift: the crops), h-flip, contrast/brightness, erasing.
 
     ``masks`` (M, 1, H, W) saliency targets of the first M ≤ N images, when given, get the same geometric
     warp as their images (and no photometric change or erasing: an occluded face is still a face).
-    Returns (images, masks or None).
+    Returns (images, masks or None), on the images' device. The random draws come from the CPU
+    ``generator`` (a few numbers per face, the same sequence on every device); the pixel work runs where the
+    images are, so a batch on the GPU is augmented on the GPU.
     """
-    n = images.shape[0]
+    n, device = images.shape[0], images.device
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return torch.rand(n, generator=generator) * (hi - lo) + lo
@@ -88,7 +90,7 @@ def augment(
             torch.stack([sin * flip, cos, uniform(-0.1, 0.1)], dim=1),
         ],
         dim=1,
-    )
+    ).to(device, images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
     warped_masks = None
@@ -96,17 +98,36 @@ def augment(
         warped_masks = F.grid_sample(
             masks, grid[: len(masks)], mode="bilinear", padding_mode="zeros", align_corners=False
         )
-    contrast = uniform(0.7, 1.3)[:, None, None, None]
-    brightness = uniform(-0.12, 0.12)[:, None, None, None]
+    contrast = uniform(0.7, 1.3)[:, None, None, None].to(device, images.dtype)
+    brightness = uniform(-0.12, 0.12)[:, None, None, None].to(device, images.dtype)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
     out = ((out - mean) * contrast + mean + brightness).clamp_(0, 1)
-    size = images.shape[-1]
-    erase = torch.rand(n, generator=generator) < 0.4
-    for i in torch.nonzero(erase).flatten().tolist():
+    return _erase(out, generator), warped_masks
+
+
+def _erase(images: torch.Tensor, generator: torch.Generator, share: float = 0.4) -> torch.Tensor:
+    """Fills one random rectangle (1/8 to 1/3 of the side) of ``share`` of the faces with a random grey.
+
+    The rectangles are drawn one face at a time on the CPU generator and painted in one masked write, so
+    the GPU sees a single operation whatever the batch size.
+    """
+    n, size = images.shape[0], images.shape[-1]
+    erase = torch.rand(n, generator=generator) < share
+    rows = torch.nonzero(erase).flatten().tolist()
+    if not rows:
+        return images
+    boxes = []
+    for _ in rows:
         h, w = (torch.randint(size // 8, size // 3, (2,), generator=generator)).tolist()
-        y, x = (
-            torch.randint(0, size - h, (1,), generator=generator).item(),
-            torch.randint(0, size - w, (1,), generator=generator).item(),
-        )
-        out[i, :, y : y + h, x : x + w] = torch.rand(1, generator=generator).item()
-    return out, warped_masks
+        y = torch.randint(0, size - h, (1,), generator=generator).item()
+        x = torch.randint(0, size - w, (1,), generator=generator).item()
+        boxes.append((y, y + h, x, x + w, torch.rand(1, generator=generator).item()))
+    y0, y1, x0, x1, grey = (torch.tensor(column, device=images.device) for column in zip(*boxes, strict=True))
+    span = torch.arange(size, device=images.device)
+    inside = ((span >= y0[:, None]) & (span < y1[:, None]))[:, :, None] & (
+        (span >= x0[:, None]) & (span < x1[:, None])
+    )[:, None, :]
+    index = torch.tensor(rows, device=images.device)
+    patch = torch.where(inside[:, None], grey[:, None, None, None].to(images.dtype), images[index])
+    images[index] = patch
+    return images

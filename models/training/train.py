@@ -13,9 +13,17 @@ targets' class prior is not the original labels'. With ``--swa-epochs N`` the la
 constant ``--swa-lr`` and their end-of-epoch weights are averaged (``models.training.weight_averaging``);
 after each of them the average, with BatchNorm statistics re-estimated, is scored like an epoch and may be
 the one exported. ``--init`` continues from exported weights of the same architecture (a second stage).
-Seeded and resumable: every epoch writes ``<run-dir>/last.pt``; ``--resume`` continues from it. At the end
-the best epoch is exported to ``--export-dir`` with its manifest entry (sha256, config, data, split,
-metrics, command); ``python -m models publish`` installs it in ``weights/``.
+Seeded and resumable: every epoch writes ``<run-dir>/last.pt`` and, when it is the best so far,
+``<run-dir>/best.pt``; ``--resume`` continues from the former. At the end the best epoch is exported to
+``--export-dir`` with its manifest entry (sha256, config, data, split, metrics, command, device);
+``python -m models publish`` installs it in ``weights/``.
+
+Speed: ``--bf16`` autocast (``auto``: on CUDA, and on CPUs with AMX), channels-last layout,
+``--compile`` (``torch.compile`` of the backbone), ``--device-data`` (the whole training set, its targets and
+its augmentation on the device, so a GPU never waits for the host). ``--dry-run-steps N`` times N steps and
+one PublicTest evaluation, prints the projected epoch time as a JSON line and stops, so a schedule can be sized
+to a time limit; ``--time-budget-s`` ends training before an epoch that would not finish in time, and the
+best epoch so far is still exported (``scripts/device_train.sh`` is the prepared GPU run).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import torch
 
 from models.data.circumplex import expected_valence_arousal
 from models.data.fer import augment, load_split, soft_targets
-from models.device import resolve_device
+from models.device import bf16_autocast, resolve_device
 from models.evaluation.evaluate import evaluate
 from models.nets.emotion_net import EmotionNet, EmotionNetConfig
 from models.nets.saliency_decoder import SaliencyDecoder
@@ -72,6 +80,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--bf16", default="auto", choices=["auto", "on", "off"], help="bf16 autocast (auto: CUDA, AMX)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the backbone (pays on CUDA)")
+    parser.add_argument(
+        "--device-data", action="store_true", help="keep the training set and its augmentation on --device"
+    )
+    parser.add_argument(
+        "--dry-run-steps", type=int, default=0, help="time this many steps and one evaluation, then stop"
+    )
+    parser.add_argument("--time-budget-s", type=float, default=0.0, help="start no epoch that would end past this")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training rows (smoke runs)")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/emotion"))
     parser.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
@@ -119,6 +136,37 @@ def _initial(path: Path, model: EmotionNet) -> EmotionNet:
 def _scores(result: dict) -> dict:
     """The two PublicTest figures every history entry carries (original labels)."""
     return {"accuracy": result["original"]["accuracy"], "macro_f1": result["original"]["macro_f1"]}
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _dry_run_report(
+    args: argparse.Namespace,
+    model: EmotionNet,
+    device: torch.device,
+    steps_per_epoch: int,
+    timed_from: float,
+    timed_steps: int,
+) -> None:
+    """One JSON line: seconds per step and per evaluation, and what an epoch of this setup costs."""
+    _synchronise(device)
+    step_s = (time.time() - timed_from) / timed_steps
+    began = time.time()
+    evaluate([model], args.data, "PublicTest", flip_tta=True)
+    eval_s = time.time() - began
+    report = {
+        "step_s": round(step_s, 5),
+        "steps_per_epoch": steps_per_epoch,
+        "eval_s": round(eval_s, 3),
+        "epoch_s": round(step_s * steps_per_epoch + eval_s, 2),
+        "batch_size": args.batch_size,
+        "model": args.model,
+        "device": str(device),
+    }
+    print(json.dumps({"dry_run": report}), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,22 +233,40 @@ def main(argv: list[str] | None = None) -> None:
         start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
         print(f"resumed from {last_path} at epoch {start_epoch}", flush=True)
 
-    use_amp = device.type == "cuda"
+    bf16 = bf16_autocast(args.bf16, device)
+    features = torch.compile(model.forward_features) if args.compile else model.forward_features
+    if args.device_data:  # the whole split lives on the device; batches are indexed and augmented there
+        images, labels, targets = images.to(device), labels.to(device), targets.to(device)
+        masks = None if masks is None else masks.to(device)
+    print(
+        f"training {args.model} on {device}: bf16 autocast {'on' if bf16 else 'off'}, channels-last, "
+        f"compile {'on' if args.compile else 'off'}, data on {'the device' if args.device_data else 'the host'}",
+        flush=True,
+    )
+    run_began = time.time()
     for epoch in range(start_epoch, args.epochs):
+        if args.time_budget_s and history and time.time() - run_began + history[-1]["seconds"] > args.time_budget_s:
+            print(f"time budget {args.time_budget_s:.0f} s: stopping before epoch {epoch + 1}", flush=True)
+            break
         averaging = epoch >= cycle_epochs
         scheduler = schedulers["swa" if averaging else "cycle"]
         model.train()
-        began, seen, loss_sum, correct = time.time(), 0, 0.0, 0
+        began, seen = time.time(), 0
+        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.int64)
         order = torch.randperm(len(images), generator=generator)
-        for step in range(steps_per_epoch):
-            index = order[step * args.batch_size : (step + 1) * args.batch_size]
+        steps = min(steps_per_epoch, args.dry_run_steps) if args.dry_run_steps else steps_per_epoch
+        for step in range(steps):
+            if args.dry_run_steps and step == min(5, steps - 1):  # warm-up (and compilation) done: time from here
+                _synchronise(device)
+                timed_from, timed_steps = time.time(), steps - step
+            index = order[step * args.batch_size : (step + 1) * args.batch_size].to(images.device)
             share = index[: args.saliency_share] if masks is not None else index[:0]
             extra = None if masks is None else masks[share].float().div_(255.0)
             faces, warped = augment(images[index], generator, extra)
             faces = faces.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             target = targets[index].to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                levels = model.forward_features(faces)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                levels = features(faces)
                 out = model.forward_head(levels[-1])
                 saliency = decoder([level[: len(share)] for level in levels]) if warped is not None else None
             logits = out.logits.float()
@@ -218,18 +284,25 @@ def main(argv: list[str] | None = None) -> None:
             optimizer.step()
             scheduler.step()
             seen += len(index)
-            loss_sum += terms.parts["expression"].item() * len(index)
-            correct += (logits.argmax(1).cpu() == labels[index]).sum().item()
+            loss_sum += terms.parts["expression"].detach() * len(index)  # kept on the device: no sync per step
+            correct += (logits.argmax(1) == labels[index].to(device)).sum()
             if step % 50 == 0:
                 print(
-                    f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
-                    f"train_acc {correct / seen:.4f} lr {optimizer.param_groups[0]['lr']:.4f} "
+                    f"epoch {epoch + 1}/{args.epochs} step {step}/{steps_per_epoch} loss {loss_sum.item() / seen:.4f} "
+                    f"train_acc {correct.item() / seen:.4f} lr {optimizer.param_groups[0]['lr']:.4f} "
                     + " ".join(f"{k}={v.item():.3f}" for k, v in terms.parts.items())
                     + " weights "
                     + " ".join(f"{k}={v.item():.2f}" for k, v in terms.weights.items()),
                     flush=True,
                 )
-        record = {"epoch": epoch + 1, "train_expression_loss": loss_sum / seen, "train_acc": correct / seen}
+        if args.dry_run_steps:
+            _dry_run_report(args, model, device, steps_per_epoch, timed_from, timed_steps)
+            return
+        record = {
+            "epoch": epoch + 1,
+            "train_expression_loss": loss_sum.item() / seen,
+            "train_acc": correct.item() / seen,
+        }
         candidates = [(model, record)]
         if averaging:
             average.update_parameters(model)
@@ -307,7 +380,8 @@ def main(argv: list[str] | None = None) -> None:
             "history": history,
             "command": "python -m models train " + " ".join(sys.argv[1:] if argv is None else argv),
             "commit": commit,
-            "device": str(device),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
+            "speed": {"bf16_autocast": bf16, "compile": args.compile, "data_on_device": args.device_data},
         },
     )
     print(f"exported {target_file} and its manifest entry", flush=True)

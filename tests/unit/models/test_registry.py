@@ -23,8 +23,8 @@ def test_config_round_trips_through_dict():
 
 
 def test_named_architectures_and_their_kinds():
-    assert architectures() == ["resnet_ca_s", "track_gru"]
-    assert architectures("emotion_net") == ["resnet_ca_s"]
+    assert architectures() == ["resnet_ca_18", "resnet_ca_s", "track_gru"]
+    assert architectures("emotion_net") == ["resnet_ca_18", "resnet_ca_s"]
     net, head = create_model("resnet_ca_s"), create_model("track_gru")
     assert isinstance(net, EmotionNet) and net.config == EmotionNetConfig(name="resnet_ca_s")
     assert isinstance(head, TemporalEmotionHead) and head.config == TemporalHeadConfig(name="track_gru")
