@@ -13,9 +13,19 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_every_command_names_a_module_with_main_and_its_own_prog() -> None:
-    assert list(COMMANDS) == ["train", "train-temporal", "evaluate", "export", "publish", "saliency-targets"]
-    for name, (module, _) in COMMANDS.items():
-        assert callable(importlib.import_module(module).main)
+    assert list(COMMANDS) == [
+        "train",
+        "train-temporal",
+        "evaluate",
+        "export",
+        "publish",
+        "saliency-targets",
+        "pack-data",
+        "unpack-data",
+    ]
+    for name, (target, _) in COMMANDS.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function or "main"))
         assert f"python -m models {name}" in (REPO / (module.replace(".", "/") + ".py")).read_text()
 
 
@@ -28,7 +38,7 @@ def test_unknown_or_missing_command_exits_with_the_list(capsys) -> None:
     assert "train-temporal" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "publish"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "publish", "pack-data"])
 def test_help_of_a_command_names_it(command: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "models", command, "--help"], cwd=REPO, capture_output=True, text=True, check=True
