@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from models.evaluation.metrics import flip_rate
-from service import wire
 from service.config import Settings
 from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import parse_source
@@ -32,7 +31,7 @@ def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
     for frame in source.frames():
         frames += 1
         messages = analyse(pipeline, [(state, frame)])[0].messages
-        faces.extend(wire.decode("", m.body) for m in messages if m.type == "face")
+        faces.extend(json.loads(m.body) for m in messages if m.type == "face")
     tracks = Counter(f["track_id"] for f in faces)
     main = [f for f in faces if tracks and f["track_id"] == tracks.most_common(1)[0][0]]
     labels = [f["label"] for f in main]
