@@ -73,6 +73,19 @@ class Settings(BaseSettings):
     track_iou: float = Field(0.3, gt=0, lt=1, description="IoU needed to continue a track")
     track_max_age_s: float = Field(1.5, gt=0, description="media seconds a track survives without a detection")
 
+    # identity: who each track is (service/identity/characters.py explains the thresholds)
+    identity: bool = Field(True, description="embed faces and group tracks into characters (dlib descriptor)")
+    identity_match_distance: float = Field(0.36, gt=0, description="a track joins a discovered character closer")
+    identity_gallery_distance: float = Field(0.5, gt=0, description="a track takes an enrolled name closer than this")
+    identity_margin: float = Field(0.03, ge=0, description="the best character must beat the next by this much")
+    identity_min_embeddings: int = Field(2, ge=1, description="embeddings a track needs to found a new character")
+    identity_min_face_px: float = Field(40.0, ge=8, description="shorter side of a face worth identifying, pixels")
+    identity_min_sharpness: float = Field(40.0, ge=0, description="Laplacian variance of a 64 px face, below: blurred")
+    identity_max_yaw: float = Field(0.35, gt=0, description="nose offset from the eyes' midpoint in eye distances")
+    enrol_max_images: int = Field(10, ge=1, description="images per enrolment request")
+    enrol_max_image_bytes: int = Field(5_000_000, ge=1024, description="size limit of one enrolment image")
+    enrol_timeout_s: float = Field(30.0, gt=0, description="how long the API waits for a worker to embed images")
+
     # analytics and delivery
     window_s: float = Field(60.0, gt=0, description="sliding window of the stats")
     stats_interval_s: float = Field(1.0, gt=0, description="media seconds between stats ticks")

@@ -6,6 +6,7 @@ import torch
 
 from models.device import resolve_device
 from service.bus.connection import RedisTarget
+from service.bus.gallery import GalleryStore
 from service.bus.keyframes import KeyframeStore
 from service.bus.keys import Keys
 from service.bus.publisher import Publisher
@@ -13,7 +14,11 @@ from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
 from service.emotion.temporal import TrackTemporal
+from service.identity.characters import IdentityThresholds
+from service.identity.embedder import FaceEmbedder
+from service.identity.quality import QualityGate
 from service.pipeline.faces import FacePipeline
+from service.pipeline.identity import IdentityStage
 from service.vision.detector import FaceDetector
 from service.worker.runner import Worker
 from service.worker.timing import StageTimer
@@ -28,6 +33,23 @@ def build_detector(settings: Settings, device: torch.device) -> FaceDetector:
         thresholds=settings.detect_thresholds,
         min_score=settings.min_face_score,
     )
+
+
+def quality_gate(settings: Settings) -> QualityGate:
+    return QualityGate(settings.identity_min_face_px, settings.identity_min_sharpness, settings.identity_max_yaw)
+
+
+def build_identity(settings: Settings) -> IdentityStage | None:
+    """dlib's descriptor and the character book's thresholds; None when identity is switched off."""
+    if not settings.identity:
+        return None
+    thresholds = IdentityThresholds(
+        match_distance=settings.identity_match_distance,
+        gallery_distance=settings.identity_gallery_distance,
+        margin=settings.identity_margin,
+        min_embeddings=settings.identity_min_embeddings,
+    )
+    return IdentityStage(FaceEmbedder(settings.weights_dir), quality_gate(settings), thresholds)
 
 
 def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FacePipeline:
@@ -46,6 +68,7 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
         classifier,
         temporal,
         timer or StageTimer(),
+        identity=build_identity(settings),
         track_iou=settings.track_iou,
         track_max_age_s=settings.track_max_age_s,
         label_margin=settings.label_margin,
@@ -62,4 +85,5 @@ def build_worker(settings: Settings, target: RedisTarget) -> Worker:
         Publisher(client, keys, settings.events_maxlen),
         KeyframeStore(target.client(decode_responses=False), keys),
         build_pipeline(settings),
+        GalleryStore(target.client(decode_responses=False), keys),
     )

@@ -110,6 +110,8 @@ class FaceEvent(BaseModel):
     frame_label: str | None = Field(None, description="the per-frame model's label, before the temporal head")
     frame_size: list[int] = Field(..., description="source frame width, height")
     latency_ms: float | None = Field(None, description="from frame decode to publish, milliseconds")
+    character_id: str | None = Field(None, description="the person this track is; null while unidentified")
+    character: str | None = Field(None, description="the character's name, 'person N' while unnamed")
 
 
 class FrameEvent(BaseModel):
@@ -123,6 +125,24 @@ class FrameEvent(BaseModel):
     faces: int = Field(..., description="face events of this frame (published just before this record)")
     cut: bool = Field(..., description="a shot cut was detected at this frame")
     frame_size: list[int]
+
+
+CharacterChange = Literal["appeared", "assigned", "named", "removed", "excluded"]
+
+
+class CharacterEvent(BaseModel):
+    """A character first appears in the stream, a track is assigned to one, or one is named, removed (deleted or
+    merged into another) or excluded from a track by a user."""
+
+    type: Literal["character"] = "character"
+    id: str | None = None
+    stream_id: str
+    event: CharacterChange
+    character_id: str
+    character: str | None = Field(None, description="the name, or 'person N' while unnamed")
+    track_id: int | None = None
+    pts: float | None = None
+    merged_into: str | None = Field(None, description="for 'removed' by a merge: the character that remains")
 
 
 class StatusEvent(BaseModel):
@@ -168,7 +188,9 @@ AlertMessage = _message_model(
     "(fields: ``AlertEvent``).",
 )
 
-Message = Annotated[FaceEvent | FrameEvent | StatsEvent | StatusEvent | AlertMessage, Field(discriminator="type")]
+Message = Annotated[
+    FaceEvent | FrameEvent | StatsEvent | StatusEvent | AlertMessage | CharacterEvent, Field(discriminator="type")
+]
 
 
 class EventPage(BaseModel):

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from models.device import resolve_device
-from service.analytics import ShotCutDetector
 from service.config import Settings
 from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import parse_source
 from service.runtime import build_detector
 from service.vision.alignment import model_crop
+from service.vision.shot_cuts import ShotCutDetector
 from service.vision.tracker import IouTracker
 
 CROP_SIZE = 48  # the emotion network's input side (grey)
@@ -40,7 +40,7 @@ def collect_tracks(settings: Settings, clip: Path, fps: float, min_frames: int) 
     by_track: dict[tuple[int, int], list[tuple[float, np.ndarray]]] = defaultdict(list)
     shot = 0
     for frame in source.frames():
-        if cuts.update(frame.image):
+        if cuts.update(frame.image, frame.pts):
             shot += 1
             tracker = IouTracker(settings.track_iou, settings.track_max_age_s)
         found = detector.detect([frame.image])[0]

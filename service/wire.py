@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from service.analytics import AlertEvent, FaceObservation, FrameObservation, WindowStats, plain
 from service.pipeline.records import FaceRecord, FrameRecord
-from service.schemas import FaceEvent, FrameEvent, StatusEvent, StreamStatus
+from service.schemas import CharacterChange, CharacterEvent, FaceEvent, FrameEvent, StatusEvent, StreamStatus
 
 _ID_PREFIX = '{"id":"'
 
@@ -77,6 +77,8 @@ def face_message(
             frame_label=classes[int(face.frame_probs.argmax())],
             frame_size=list(frame.source_size),
             latency_ms=round(latency_ms, 1),
+            character_id=face.character_id,
+            character=face.character,
         )
     )
 
@@ -92,6 +94,29 @@ def frame_message(record: FrameRecord) -> dict[str, Any]:
             faces=len(record.faces),
             cut=record.cut,
             frame_size=list(frame.source_size),
+        )
+    )
+
+
+def character_message(
+    stream_id: str,
+    event: CharacterChange,
+    character_id: str,
+    name: str | None,
+    *,
+    track_id: int | None = None,
+    pts: float | None = None,
+    merged_into: str | None = None,
+) -> dict[str, Any]:
+    return _message(
+        CharacterEvent(
+            stream_id=stream_id,
+            event=event,
+            character_id=character_id,
+            character=name,
+            track_id=track_id,
+            pts=plain(pts),
+            merged_into=merged_into,
         )
     )
 
@@ -150,3 +175,21 @@ def observations_from_history(messages: Iterable[Mapping[str, Any]]) -> list[Fra
             frames.append(frame_observation(message, own))
             pending = []
     return frames
+
+
+def character_tracks(messages: Iterable[Mapping[str, Any]]) -> dict[str, set[int]]:
+    """Each character's track ids, as face and ``character`` messages of a history tell them (merges followed)."""
+    tracks: dict[str, set[int]] = {}
+    for message in messages:
+        kind, character_id = message.get("type"), message.get("character_id")
+        if character_id is None or kind not in ("face", "character"):
+            continue
+        if kind == "character" and message["event"] == "removed":
+            moved = tracks.pop(character_id, set())
+            if message.get("merged_into"):
+                tracks.setdefault(message["merged_into"], set()).update(moved)
+        elif kind == "character" and message["event"] == "excluded":
+            tracks.get(character_id, set()).discard(message["track_id"])
+        elif message.get("track_id") is not None:
+            tracks.setdefault(character_id, set()).add(message["track_id"])
+    return tracks

@@ -1,4 +1,4 @@
-"""Pure, deterministic stream analytics: shot cuts, sliding-window stats, verified alerts and heatmaps.
+"""Pure, deterministic stream analytics: sliding-window stats, verified alerts and heatmaps.
 
 Everything runs on media time supplied by the caller (no clocks, threads or I/O), so replaying a file
 reproduces the same numbers.
@@ -16,7 +16,6 @@ from .alerts import (
     Verification,
     unique_rule_names,
 )
-from .cuts import ShotCutDetector
 from .heatmaps import SpatialHeatmap, TemporalHeatmap
 from .label_hold import LabelHold
 from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
@@ -39,7 +38,6 @@ __all__ = [
     "FaceObservation",
     "FrameObservation",
     "LabelHold",
-    "ShotCutDetector",
     "SlidingWindow",
     "SpatialHeatmap",
     "TemporalHeatmap",

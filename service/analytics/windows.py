@@ -8,6 +8,7 @@ the frames it appears in, so per-track statistics cost the same.
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -66,6 +67,7 @@ class WindowStats:
     cuts: int
     track_churn: float
     track_id: int | None = None
+    character_id: str | None = None  # stats of one character: the faces of all its tracks in the window
 
     def metric(self, name: str) -> float | None:
         """The value an alert rule tests, by the names in ``METRICS``; None when there is nothing to average."""
@@ -242,32 +244,45 @@ class SlidingWindow:
         track_id: int | None = None,
         window_s: float | None = None,
         since_pts: float | None = None,
+        character: tuple[str, frozenset[int]] | None = None,
     ) -> WindowStats:
         """Statistics of ``(now - window_s, now]``, optionally only from ``since_pts`` on (e.g. the last cut).
 
         With ``track_id`` only that track's faces count; ``frames`` and ``cuts`` still count every frame of
-        the window, and ``coverage`` is the share of those frames in which the track is visible.
+        the window, and ``coverage`` is the share of those frames in which the track is visible. With
+        ``character`` (its id and its track ids) the faces of all those tracks count: a character spans cuts.
         """
         after, until, span = self._bounds(now_pts, window_s)
-        key = (until, span, track_id, since_pts)
+        key = (until, span, track_id, since_pts, character)
         if key not in self._memo:
-            self._memo[key] = self._compute(after, until, span, track_id, since_pts)
+            self._memo[key] = self._compute(after, until, span, track_id, since_pts, character)
         return self._memo[key]
 
     def _compute(
-        self, after: float, until: float, span: float, track_id: int | None, since_pts: float | None
+        self,
+        after: float,
+        until: float,
+        span: float,
+        track_id: int | None,
+        since_pts: float | None,
+        character: tuple[str, frozenset[int]] | None,
     ) -> WindowStats:
         lo, hi = self._frames.span(after, until, since_pts)
         frames = self._frames.total(lo, hi)
-        if track_id is None:
+        if track_id is None and character is None:
             faces = frames
             face_count = sum(self._present(series, after, until, since_pts) for series in self._tracks.values())
         else:
-            series = self._tracks.get(track_id)
-            faces = series.total(*series.span(after, until, since_pts)) if series else np.zeros(_SIZE)
-            face_count = int(faces[_SLOT["faces"]] > 0)
+            chosen = {track_id} if track_id is not None else set(character[1]) if character else set()
+            faces, face_count = np.zeros(_SIZE), 0
+            for tid in chosen:
+                series = self._tracks.get(tid)
+                if series is not None:
+                    total = series.total(*series.span(after, until, since_pts))
+                    faces, face_count = faces + total, face_count + int(total[_SLOT["faces"]] > 0)
         start, end = (self._frames.pts[lo], self._frames.pts[hi - 1]) if hi > lo else (until, until)
-        return _build_stats(frames, faces, face_count, span, start, end, track_id)
+        stats = _build_stats(frames, faces, face_count, span, start, end, track_id)
+        return dataclasses.replace(stats, character_id=character[0]) if character else stats
 
 
 def _build_stats(

@@ -44,3 +44,42 @@ class Keys:
 
     def worker_pattern(self, host: str = "*") -> str:
         return f"{self.prefix}:worker:{host}*"
+
+    # characters (biometric data: embeddings live only under character:{id}:embeddings)
+    @property
+    def gallery(self) -> str:
+        """Set of named character ids: enrolled, or discovered and then named. Recognised in every stream."""
+        return f"{self.prefix}:characters"
+
+    @property
+    def gallery_version(self) -> str:
+        """Counter bumped on every gallery change; workers reload the gallery when it moves."""
+        return f"{self.prefix}:characters:version"
+
+    def character(self, character_id: str) -> str:
+        """Hash: name, origin (``enrolled`` or the stream id where discovered), created_at."""
+        return f"{self.prefix}:character:{character_id}"
+
+    def character_embeddings(self, character_id: str) -> str:
+        """List of float32 identity embeddings (128-d) of one character, capped."""
+        return f"{self.prefix}:character:{character_id}:embeddings"
+
+    def character_thumbnail(self, character_id: str) -> str:
+        """String: a JPEG of one aligned face of the character."""
+        return f"{self.prefix}:character:{character_id}:thumbnail"
+
+    def stream_characters(self, stream_id: str) -> str:
+        """Hash: character id -> JSON summary of its presence in the stream (written by the worker)."""
+        return f"{self.prefix}:stream:{stream_id}:characters"
+
+    def stream_commands(self, stream_id: str) -> str:
+        """List: character changes (merge, exclude) for the worker that holds the stream to apply."""
+        return f"{self.prefix}:stream:{stream_id}:commands"
+
+    @property
+    def enrol_requests(self) -> str:
+        """List: enrolment jobs (images) for any worker to embed."""
+        return f"{self.prefix}:enrol:requests"
+
+    def enrol_reply(self, job_id: str) -> str:
+        return f"{self.prefix}:enrol:reply:{job_id}"

@@ -1,4 +1,5 @@
-"""The face stages of one analysed frame, batched across streams: detect, track, align, infer, temporal, hold.
+"""The face stages of one analysed frame, batched across streams: detect, cut, track, identify, align, infer,
+temporal, hold.
 
 Frames of all the streams a worker holds go through together: detection once per group of same-size frames,
 the emotion backbone once over every face of the batch, the temporal head once over the cached windows of
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.analytics import LabelHold, ShotCutDetector
+from service.analytics import LabelHold
 from service.emotion.classifier import EmotionClassifier
 from service.emotion.feature_cache import TrackFeatureCache
 from service.emotion.temporal import TrackTemporal
+from service.pipeline.identity import IdentityStage, StreamIdentity
 from service.pipeline.records import FaceRecord, FrameRecord
 from service.vision.detector import FaceDetector
+from service.vision.shot_cuts import ShotCutDetector
 from service.vision.tracker import IouTracker
 from service.worker.timing import StageTimer
 
@@ -32,6 +35,7 @@ class StreamFaces:
     cuts: ShotCutDetector
     labels: LabelHold
     features: TrackFeatureCache | None  # per-track D′4 maps for the temporal head; None without one
+    identity: StreamIdentity | None  # the stream's characters; None without an identity stage
 
 
 class FacePipeline:
@@ -42,6 +46,7 @@ class FacePipeline:
         temporal: TrackTemporal | None,
         timer: StageTimer,
         *,
+        identity: IdentityStage | None = None,
         track_iou: float,
         track_max_age_s: float,
         label_margin: float,
@@ -50,6 +55,7 @@ class FacePipeline:
         self.detector = detector
         self.classifier = classifier
         self.temporal = temporal
+        self.identity = identity
         self.timer = timer
         self._track_iou, self._track_max_age_s = track_iou, track_max_age_s
         self._label_margin, self._label_hold_s = label_margin, label_hold_s
@@ -60,6 +66,7 @@ class FacePipeline:
             cuts=ShotCutDetector(),
             labels=LabelHold(self._label_margin, self._label_hold_s),
             features=self.temporal.new_cache() if self.temporal else None,
+            identity=self.identity.new_stream() if self.identity else None,
         )
 
     def run(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
@@ -69,6 +76,9 @@ class FacePipeline:
         with self.timer.stage("track", items=len(batch)):
             for state, record in batch:
                 self._track(state, record)
+        if self.identity is not None:
+            with self.timer.stage("identity", items=len(faces)):
+                self.identity.run([(state.identity, record) for state, record in batch if state.identity])
         with self.timer.stage("align", items=len(faces)):
             for _, record in batch:
                 for face in record.faces:
@@ -98,13 +108,18 @@ class FacePipeline:
 
     @staticmethod
     def _track(state: StreamFaces, record: FrameRecord) -> None:
-        """Track ids; then drops the cached maps and held labels of tracks that ended. A shot cut ends them
-        all: the frames before it show another shot, and neither a window nor a label may carry over."""
-        record.cut = state.cuts.update(record.frame.image)
+        """Track ids; then drops the cached maps, held labels and identity samples of tracks that ended. A shot
+        cut ends every track before the frame is tracked: no track, window or label spans two shots."""
+        before = {track.track_id for track in state.tracker.tracks}
+        record.cut = state.cuts.update(record.frame.image, record.frame.pts)
+        if record.cut:
+            state.tracker.end_all()
         boxes = np.array([face.detection.box for face in record.faces]).reshape(-1, 4)
         for face, track_id in zip(record.faces, state.tracker.update(boxes, record.frame.pts), strict=True):
             face.track_id = track_id
-        alive = () if record.cut else tuple(track.track_id for track in state.tracker.tracks)
+        alive = tuple(track.track_id for track in state.tracker.tracks)
+        if state.identity is not None:
+            state.identity.end_tracks(sorted(before - set(alive)))
         state.labels.keep_only(alive)
         if state.features is not None:
             state.features.prune(alive)

@@ -18,6 +18,8 @@ from service.vision.detection import Detection
 if TYPE_CHECKING:
     import torch
 
+    from service.identity.characters import Assignment
+
 
 @dataclass(slots=True)
 class FaceRecord:
@@ -31,6 +33,8 @@ class FaceRecord:
     probs: np.ndarray | None = None  # (C,) the probabilities the timeline reports (temporal head, or per-frame)
     valence_arousal: np.ndarray | None = None  # (2,) matching ``probs``
     label: int | None = None  # index of the shown class after the label hold
+    character_id: str | None = None  # None while the track is unidentified
+    character: str | None = None  # the character's name, or "person N" while unnamed
 
 
 @dataclass(slots=True)
@@ -41,3 +45,4 @@ class FrameRecord:
     frame: VideoFrame
     faces: list[FaceRecord] = field(default_factory=list)
     cut: bool = False  # a shot cut starts at this frame
+    assignments: list[Assignment] = field(default_factory=list)  # tracks that got their character at this frame

@@ -32,6 +32,30 @@ class StreamCounters:
 
 
 @dataclass
+class CharacterSeen:
+    """One character's presence in one stream: what ``GET /streams/{id}/characters`` lists."""
+
+    character_id: str
+    name: str
+    first_seen: float
+    last_seen: float
+    face_frames: int = 0
+    tracks: set[int] = field(default_factory=set)
+
+    def summary(self, step_s: float) -> dict:
+        """``step_s``: media seconds per analysed frame, to turn face-frames into screen time."""
+        return {
+            "character_id": self.character_id,
+            "name": self.name,
+            "first_seen": round(self.first_seen, 3),
+            "last_seen": round(self.last_seen, 3),
+            "screen_time_s": round(self.face_frames * step_s, 2),
+            "face_frames": self.face_frames,
+            "tracks": sorted(self.tracks),
+        }
+
+
+@dataclass
 class StreamAnalytics:
     """Window, alert engine and stats schedule of one stream."""
 
@@ -43,6 +67,8 @@ class StreamAnalytics:
     window_s: float  # of the stats ticks (the window may keep more history for a rule with a longer one)
     stats_interval_s: float
     counters: StreamCounters = field(default_factory=StreamCounters)
+    characters: dict[str, CharacterSeen] = field(default_factory=dict)
+    _track_faces: dict[int, tuple[float, int]] = field(default_factory=dict)  # first pts, face-frames per track
     _next_tick: float | None = None
 
     @classmethod
@@ -66,11 +92,12 @@ class StreamAnalytics:
         faces = [wire.face_message(record, face, self.classes, self.polarity, latency_ms) for face in record.faces]
         frame = wire.frame_message(record)
         pts = frame["pts"]
+        characters = self._characters(record, pts)
         self.window.add(wire.frame_observation(frame, faces))
         self.counters.frames_analysed += 1
         self.counters.faces += len(faces)
         self.counters.last_pts = pts
-        messages = [*faces, frame]
+        messages = [*characters, *faces, frame]
         for event in self.alerts.evaluate(self.window, pts):
             self.counters.alerts += event.kind == "alert"
             messages.append(wire.alert_message(self.stream_id, event))
@@ -81,12 +108,64 @@ class StreamAnalytics:
             return self._with_stats(encoded)
         return AnalyticsOutput(encoded)
 
+    def _characters(self, record: FrameRecord, pts: float) -> list[dict]:
+        """Credits each face to its track and character; a ``character`` message per new assignment (sent
+        before the frame's faces, so a subscriber knows the name when the first named face arrives)."""
+        for face in record.faces:
+            first, count = self._track_faces.get(face.track_id, (pts, 0))
+            self._track_faces[face.track_id] = (first, count + 1)
+        messages = []
+        for assignment in record.assignments:
+            character = assignment.character
+            seen = self.characters.get(character.character_id)
+            first, count = self._track_faces.get(assignment.track_id, (pts, 0))
+            event = "assigned" if seen else "appeared"
+            if seen is None:
+                seen = self.characters[character.character_id] = CharacterSeen(
+                    character.character_id, character.label, first, pts
+                )
+            seen.tracks.add(assignment.track_id)
+            seen.face_frames += count - 1  # the frames of the track before it was identified (this one follows)
+            seen.first_seen = min(seen.first_seen, first)
+            messages.append(
+                wire.character_message(
+                    self.stream_id,
+                    event,
+                    character.character_id,
+                    character.label,
+                    track_id=assignment.track_id,
+                    pts=pts,
+                )
+            )
+        for face in record.faces:
+            if face.character_id is not None and face.character_id in self.characters:
+                seen = self.characters[face.character_id]
+                seen.face_frames += 1
+                seen.last_seen = pts
+                seen.name = face.character or seen.name
+        return messages
+
+    def character_event(self, event: str, character_id: str, name: str | None, **fields) -> wire.Encoded:
+        """A change made outside the frame path (named, removed), as a message of this stream."""
+        if event == "named" and character_id in self.characters and name:
+            self.characters[character_id].name = name
+        if event == "removed":
+            gone = self.characters.pop(character_id, None)
+            target = self.characters.get(fields.get("merged_into") or "")
+            if gone and target:
+                target.tracks |= gone.tracks
+                target.face_frames += gone.face_frames
+                target.first_seen = min(target.first_seen, gone.first_seen)
+                target.last_seen = max(target.last_seen, gone.last_seen)
+        pts = self.counters.last_pts
+        return wire.encode(wire.character_message(self.stream_id, event, character_id, name, pts=pts, **fields))
+
     def final(self) -> AnalyticsOutput:
         """The last statistics of a stream that ends (none before its first analysed frame)."""
         return self._with_stats([]) if self.counters.frames_analysed else AnalyticsOutput([])
 
     def _with_stats(self, encoded: list[wire.Encoded]) -> AnalyticsOutput:
-        """Adds window statistics of the whole stream and of each track in the window."""
+        """Adds window statistics of the whole stream, of each track and of each character in the window."""
         pts = self.counters.last_pts or 0.0
         span = self.window_s
         overall = wire.encode(wire.stats_message(self.stream_id, pts, self.window.stats(window_s=span)))
@@ -94,4 +173,16 @@ class StreamAnalytics:
             wire.encode(wire.stats_message(self.stream_id, pts, self.window.stats(track_id=tid, window_s=span)))
             for tid in self.window.tracks(window_s=span)
         ]
-        return AnalyticsOutput([*encoded, overall, *per_track], overall.body)
+        present = set(self.window.tracks(window_s=span))
+        per_character = [
+            wire.encode(
+                wire.stats_message(
+                    self.stream_id,
+                    pts,
+                    self.window.stats(window_s=span, character=(seen.character_id, frozenset(seen.tracks))),
+                )
+            )
+            for seen in self.characters.values()
+            if seen.tracks & present
+        ]
+        return AnalyticsOutput([*encoded, overall, *per_track, *per_character], overall.body)

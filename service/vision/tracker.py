@@ -44,6 +44,10 @@ class IouTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
+    def end_all(self) -> None:
+        """Ends every track (a shot cut): the next boxes start new tracks, ids keep counting up."""
+        self.tracks = []
+
     def update(self, boxes: np.ndarray, pts: float) -> list[int]:
         """Returns one track id per box (same order), after ageing out stale tracks."""
         self.tracks = [t for t in self.tracks if pts - t.last_seen <= self.max_age_s and pts >= t.last_seen]

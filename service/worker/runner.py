@@ -19,15 +19,18 @@ from collections import deque
 import redis
 
 from service import wire
+from service.bus.gallery import GalleryStore
 from service.bus.keyframes import KeyframeStore
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
+from service.identity.characters import GalleryEntry
 from service.ingest.source import source_options
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.pipeline.analysis import analyse, new_stream_state
 from service.pipeline.faces import FacePipeline
 from service.schemas import StreamStatus
+from service.worker.enrolment import serve_one as serve_enrolment
 from service.worker.jobs import StreamJob
 from service.worker.leases import LeaseKeeper
 
@@ -59,6 +62,7 @@ class Worker:
         publisher: Publisher,
         keyframes: KeyframeStore,
         pipeline: FacePipeline,
+        gallery: GalleryStore,
         worker_id: str | None = None,
     ) -> None:
         self.settings = settings
@@ -66,6 +70,8 @@ class Worker:
         self.publisher = publisher
         self.keyframes = keyframes
         self.pipeline = pipeline
+        self.gallery = gallery
+        self._gallery_version = -1
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.leases = LeaseKeeper(registry, self.worker_id, settings.lease_ttl_s, settings.max_streams_per_worker)
         self.jobs: dict[str, StreamJob] = {}
@@ -94,6 +100,11 @@ class Worker:
         if now >= self._next_poll:
             self._poll()
             self._next_poll = now + self.settings.poll_interval_s
+        identity = self.pipeline.identity
+        if identity is not None:
+            serve_enrolment(
+                self.gallery.client, self.gallery.keys, self.pipeline.detector, identity.embedder, identity.gate
+            )
         if not self._analyse_round():
             stop.wait(0.02)
         self._finalise_done()
@@ -136,6 +147,75 @@ class Worker:
                     job.set_rules(info.alert_rules, version)
         for stream_id in self.leases.claim_new(len(self.jobs)):
             self._start(stream_id)
+        self._sync_characters()
+
+    def _sync_characters(self) -> None:
+        """Applies gallery changes (names, deletions) and the streams' character commands (merge, exclude)."""
+        if self.pipeline.identity is None:
+            return
+        version = self.gallery.version()
+        entries = None
+        if version != self._gallery_version:
+            entries = [
+                GalleryEntry(c.character_id, c.name or "", tuple(self.gallery.embeddings(c.character_id)))
+                for c in self.gallery.gallery()
+            ]
+            self._gallery_version = version
+        for stream_id, job in self.jobs.items():
+            identity = job.state.faces.identity
+            if identity is None:
+                continue
+            messages = []
+            if entries is not None:
+                for character_id in identity.book.set_gallery(entries):
+                    if character_id not in job.state.analytics.characters:
+                        continue
+                    character = identity.book.characters.get(character_id)
+                    event = "named" if character is not None else "removed"
+                    name = character.label if character is not None else None
+                    messages.append(job.state.analytics.character_event(event, character_id, name))
+            for command in self.gallery.pop_commands(stream_id):
+                messages.extend(self._apply(job, command))
+            if messages:
+                self.publisher.emit(stream_id, messages)
+
+    def _apply(self, job: StreamJob, command: dict) -> list[wire.Encoded]:
+        """One character command of a stream: ``merge`` (source into target) or ``exclude`` (track, character)."""
+        identity, analytics = job.state.faces.identity, job.state.analytics
+        assert identity is not None
+        book = identity.book
+        if command.get("op") == "merge":
+            source, target = command["source"], command["target"]
+            moved = book.tracks_of(source)
+            if source in book.characters and target in book.characters:
+                book.characters[target].exemplars.extend(book.characters.pop(source).exemplars)
+            for track_id in moved:
+                book.reassign(track_id, target)
+            name = book.characters[target].label if target in book.characters else None
+            return [analytics.character_event("removed", source, name, merged_into=target)]
+        if command.get("op") == "exclude":
+            track_id, character_id = int(command["track_id"]), command["character_id"]
+            out = [analytics.character_event("excluded", character_id, None, track_id=track_id)]
+            book.exclude(track_id, character_id)
+            return out
+        log.warning("stream %s: unknown character command %r", job.info.id, command.get("op"))
+        return []
+
+    def _store_characters(self, job: StreamJob) -> None:
+        """Writes what the stream's identity stage learned: new characters, exemplars, thumbnails."""
+        identity = job.state.faces.identity
+        if identity is None:
+            return
+        for character_id in identity.created:
+            self.gallery.create(None, job.info.id, (), character_id=character_id)
+        identity.created.clear()
+        for character_id, exemplar in identity.book.changes:
+            self.gallery.add_embedding(character_id, exemplar)
+        identity.book.changes.clear()
+        for character_id, chip in identity.thumbnails.items():
+            if self.gallery.thumbnail(character_id) is None:
+                self.gallery.put_thumbnail(character_id, chip)
+        identity.thumbnails.clear()
 
     def _start(self, stream_id: str) -> None:
         info = self.registry.get(stream_id)
@@ -190,6 +270,7 @@ class Worker:
                 job.stop.set()
             return True
         for (job, _), output in zip(batch, outputs, strict=True):
+            self._store_characters(job)
             self.publisher.emit(job.info.id, output.messages)
             if output.latest_stats is not None:
                 self.registry.set_latest_stats(job.info.id, output.latest_stats)
@@ -205,6 +286,9 @@ class Worker:
         return True
 
     def _progress(self, job: StreamJob) -> None:
+        analytics = job.state.analytics
+        step = 1.0 / job.info.analysis_fps
+        self.gallery.put_stream_summaries(job.info.id, [seen.summary(step) for seen in analytics.characters.values()])
         self.registry.set_suppressed_counts(job.info.id, job.state.analytics.alerts.suppressed_counts())
         self.registry.update_progress(job.info.id, job.counters(), job.state.analytics.counters.last_pts)
 

@@ -1,0 +1,118 @@
+"""The identity stage: a few of each track's best faces are embedded, and the book names the track's character.
+
+Per track, the best usable face (``quality.assess``: size, sharpness, frontal pose) since the last embedding
+is kept as a 150 px chip; one is embedded once the track is ``first_after_s`` old, then every
+``every_s`` until the track has a character, then every ``settled_every_s`` (exemplars for the character),
+at most ``max_per_track`` times. Embeddings of all streams in a batch go through dlib in one call. Faces
+that never pass the gate leave their track unidentified. Timed as stage ``identity``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.identity.characters import Assignment, CharacterBook, IdentityThresholds, new_character_id
+from service.identity.embedder import FaceEmbedder
+from service.identity.quality import QualityGate, assess
+from service.pipeline.records import FrameRecord
+
+
+_EPS = 1e-6  # media times are sums of frame steps: 1.4 - 0.4 must count as 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingSchedule:
+    first_after_s: float = 0.4
+    every_s: float = 0.6
+    settled_every_s: float = 10.0
+    max_per_track: int = 6
+
+
+@dataclass
+class _Sampling:
+    started: float
+    last_embedded: float | None = None
+    embedded: int = 0
+    best_score: float = -1.0
+    best_chip: np.ndarray | None = None
+
+
+@dataclass
+class StreamIdentity:
+    """What the identity stage remembers about one stream: its book and each live track's sampling."""
+
+    book: CharacterBook
+    sampling: dict[int, _Sampling] = field(default_factory=dict)
+    thumbnails: dict[str, np.ndarray] = field(default_factory=dict)  # character id -> chip, to be stored
+    created: list[str] = field(default_factory=list)  # discovered character ids, to be stored
+
+    def end_tracks(self, track_ids: Sequence[int]) -> None:
+        for track_id in track_ids:
+            self.sampling.pop(track_id, None)
+            self.book.end_track(track_id)
+
+
+class IdentityStage:
+    def __init__(
+        self,
+        embedder: FaceEmbedder,
+        gate: QualityGate,
+        thresholds: IdentityThresholds,
+        schedule: EmbeddingSchedule = EmbeddingSchedule(),
+    ) -> None:
+        self.embedder = embedder
+        self.gate = gate
+        self.thresholds = thresholds
+        self.schedule = schedule
+
+    def new_stream(self) -> StreamIdentity:
+        counter = itertools.count(1)
+        return StreamIdentity(CharacterBook(self.thresholds, new_character_id, lambda: f"person {next(counter)}"))
+
+    def run(self, batch: Sequence[tuple[StreamIdentity, FrameRecord]]) -> None:
+        """Chooses, embeds and decides; sets each face's character and each frame's new assignments."""
+        due: list[tuple[StreamIdentity, FrameRecord, int, np.ndarray]] = []
+        for state, record in batch:
+            pts = record.frame.pts
+            for face in record.faces:
+                sampling = state.sampling.setdefault(face.track_id, _Sampling(started=pts))
+                if sampling.embedded >= self.schedule.max_per_track:
+                    continue
+                quality = assess(record.frame.image, face.detection, self.gate)
+                if quality.usable and quality.score > sampling.best_score:
+                    sampling.best_score = quality.score
+                    sampling.best_chip = self.embedder.chip(record.frame.image, face.detection.box)
+                if sampling.best_chip is not None and self._is_due(state, face.track_id, sampling, pts):
+                    due.append((state, record, face.track_id, sampling.best_chip))
+                    sampling.last_embedded, sampling.embedded = pts, sampling.embedded + 1
+                    sampling.best_score, sampling.best_chip = -1.0, None
+        embeddings = self.embedder.embed([chip for *_, chip in due])
+        for (state, record, track_id, chip), embedding in zip(due, embeddings, strict=True):
+            assignment = state.book.add_embedding(track_id, embedding)
+            if assignment is not None:
+                self._note(state, record, assignment, chip)
+        for state, record in batch:
+            for face in record.faces:
+                character = state.book.character_of(face.track_id)
+                if character is not None:
+                    face.character_id, face.character = character.character_id, character.label
+
+    def _is_due(self, state: StreamIdentity, track_id: int, sampling: _Sampling, pts: float) -> bool:
+        if sampling.last_embedded is None:
+            return pts - sampling.started >= self.schedule.first_after_s - _EPS
+        settled = state.book.character_of(track_id) is not None
+        every = self.schedule.settled_every_s if settled else self.schedule.every_s
+        return pts - sampling.last_embedded >= every - _EPS
+
+    @staticmethod
+    def _note(state: StreamIdentity, record: FrameRecord, assignment: Assignment, chip: np.ndarray) -> None:
+        record.assignments.append(assignment)
+        character_id = assignment.character.character_id
+        if assignment.created:
+            state.created.append(character_id)
+        if character_id not in state.thumbnails or assignment.created:
+            state.thumbnails[character_id] = chip

@@ -1,0 +1,59 @@
+"""Builders for edited test videos: shots cut from the bundled real clips, joined with hard cuts by PyAV."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from tests.conftest import DATA
+
+
+@dataclass(frozen=True)
+class Shot:
+    clip: str  # a file in tests/data
+    start: int  # first source frame
+    frames: int
+
+
+def read_frames(clip: str) -> list[np.ndarray]:
+    with av.open(str(DATA / clip)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def write_edit(path: Path, shots: Sequence[Shot], size: tuple[int, int] = (640, 360), fps: int = 25) -> list[float]:
+    """Writes the shots back to back (each source frame resized to ``size``, letterboxed); returns cut times."""
+    sources = {shot.clip: read_frames(shot.clip) for shot in shots}
+    cuts, written = [], 0
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for n, shot in enumerate(shots):
+            if n:
+                cuts.append(written / fps)
+            frames = sources[shot.clip]
+            for i in range(shot.frames):
+                image = _fit(frames[(shot.start + i) % len(frames)], size)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+                written += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return cuts
+
+
+def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scales to fit ``size`` keeping the aspect ratio, on a black background."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
+    return out
