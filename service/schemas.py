@@ -30,6 +30,7 @@ class StreamStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({StreamStatus.ENDED, StreamStatus.FAILED, StreamStatus.STOPPED})
 DEFAULT_ALERT_RULES: tuple[AlertRule, ...] = (DEFAULT_RULE,)
 MAX_ALERT_RULES = 20
+CHARACTER_ID = r"^ch_[0-9a-f]{12}$"  # ids are random (service.identity.characters.new_character_id)
 
 
 class StreamCreate(BaseModel):

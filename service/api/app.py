@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from service.api.live import LiveHub
-from service.api.routes import analytics, health, live_ws, metrics, streams
+from service.api.routes import analytics, characters, health, live_ws, metrics, streams
+from service.bus.gallery import GalleryStore
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
 from service.bus.keys import Keys
@@ -43,6 +44,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.registry = StreamRegistry(app.state.redis, keys)
         app.state.history = History(app.state.redis, keys)
         app.state.keyframes = KeyframeStore(redis.Redis.from_url(redis_url), keys)
+        app.state.gallery = GalleryStore(app.state.keyframes.client, keys)
         app.state.publisher = Publisher(app.state.redis, keys, settings.events_maxlen)
         app.state.hub = LiveHub(app.state.aredis, keys, settings.ws_queue_size)
         await app.state.hub.start()
@@ -73,5 +75,6 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(streams.router)
     app.include_router(analytics.router)
+    app.include_router(characters.router)
     app.include_router(live_ws.router)
     return app

@@ -9,6 +9,7 @@ import redis
 from fastapi import Depends, Header, HTTPException, Request
 
 from service import wire
+from service.bus.gallery import GalleryStore
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
 from service.bus.publisher import Publisher
@@ -41,12 +42,17 @@ def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
+def get_gallery(request: Request) -> GalleryStore:
+    return request.app.state.gallery
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[StreamRegistry, Depends(get_registry)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 HistoryDep = Annotated[History, Depends(get_history)]
 KeyframesDep = Annotated[KeyframeStore, Depends(get_keyframes)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+GalleryDep = Annotated[GalleryStore, Depends(get_gallery)]
 
 
 def publish_status(publisher: Publisher, stream_id: str, status: StreamStatus, reason: str | None = None) -> None:

@@ -20,7 +20,6 @@ from service.identity.embedder import FaceEmbedder
 from service.identity.quality import QualityGate, assess
 from service.pipeline.records import FrameRecord
 
-
 _EPS = 1e-6  # media times are sums of frame steps: 1.4 - 0.4 must count as 1.0
 
 

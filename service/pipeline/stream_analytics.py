@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from service import wire
-from service.analytics import AlertEngine, AlertRule, SlidingWindow
+from service.analytics import AlertEngine, AlertRule, SlidingWindow, plain
 from service.pipeline.records import FrameRecord
 
 
@@ -159,6 +159,17 @@ class StreamAnalytics:
                 target.last_seen = max(target.last_seen, gone.last_seen)
         pts = self.counters.last_pts
         return wire.encode(wire.character_message(self.stream_id, event, character_id, name, pts=pts, **fields))
+
+    def character_summaries(self, analysis_fps: float) -> list[dict]:
+        """Each character seen, with its window statistics now (``GET /streams/{id}/characters``)."""
+        out = []
+        for seen in self.characters.values():
+            summary = seen.summary(1.0 / analysis_fps)
+            if self.counters.frames_analysed:
+                character = (seen.character_id, frozenset(seen.tracks))
+                summary["stats"] = plain(self.window.stats(window_s=self.window_s, character=character))
+            out.append(summary)
+        return out
 
     def final(self) -> AnalyticsOutput:
         """The last statistics of a stream that ends (none before its first analysed frame)."""

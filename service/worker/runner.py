@@ -286,9 +286,7 @@ class Worker:
         return True
 
     def _progress(self, job: StreamJob) -> None:
-        analytics = job.state.analytics
-        step = 1.0 / job.info.analysis_fps
-        self.gallery.put_stream_summaries(job.info.id, [seen.summary(step) for seen in analytics.characters.values()])
+        self.gallery.put_stream_summaries(job.info.id, job.state.analytics.character_summaries(job.info.analysis_fps))
         self.registry.set_suppressed_counts(job.info.id, job.state.analytics.alerts.suppressed_counts())
         self.registry.update_progress(job.info.id, job.counters(), job.state.analytics.counters.last_pts)
 

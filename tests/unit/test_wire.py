@@ -97,3 +97,16 @@ def test_encoded_once_and_delivered_with_the_id_first():
     assert json.loads(delivered) == {**json.loads(encoded.body), "id": "17-2"}
     assert wire.decode("17-2", encoded.body) == json.loads(delivered)
     assert json.loads(wire.with_id("1-0", "{}")) == {"id": "1-0"}
+
+
+def test_character_tracks_follow_assignments_merges_and_exclusions():
+    history = [
+        {"type": "face", "track_id": 1, "character_id": None},
+        {"type": "character", "event": "appeared", "character_id": "ch_a", "track_id": 1},
+        {"type": "face", "track_id": 1, "character_id": "ch_a"},
+        {"type": "face", "track_id": 2, "character_id": "ch_b"},
+        {"type": "face", "track_id": 3, "character_id": "ch_a"},
+        {"type": "character", "event": "excluded", "character_id": "ch_a", "track_id": 3},
+        {"type": "character", "event": "removed", "character_id": "ch_b", "merged_into": "ch_a"},
+    ]
+    assert wire.character_tracks(history) == {"ch_a": {1, 2}}

@@ -29,7 +29,7 @@ from service.analytics import (
 from service.api.deps import ApiKeyDep, HistoryDep, KeyframesDep, RegistryDep, SettingsDep, StreamDep
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
-from service.schemas import MAX_ALERT_RULES, AlertMessage, AlertPage, ErrorBody, StatsEvent, StreamStatus
+from service.schemas import CHARACTER_ID, MAX_ALERT_RULES, AlertMessage, AlertPage, ErrorBody, StatsEvent, StreamStatus
 
 router = APIRouter(prefix="/streams", tags=["analytics"])
 _HISTORY_ID = r"^\d+(-\d+)?$"
@@ -58,20 +58,27 @@ def get_stats(
     window: Annotated[
         float | None, Query(gt=0, le=3600, description="window length, media seconds (default: the service's)")
     ] = None,
-    track: Annotated[int | None, Query(ge=1, description="only this face track")] = None,
+    track: Annotated[int | None, Query(ge=1, le=2**62, description="only this face track")] = None,
+    character: Annotated[
+        str | None, Query(pattern=CHARACTER_ID, description="only this character (all its tracks, across cuts)")
+    ] = None,
 ) -> StatsResponse:
     """Window statistics: positive / negative / neutral shares over face-frames, valence, arousal, dominant emotion."""
-    if window is None and track is None:
+    if window is None and track is None and character is None:
         latest = registry.latest_stats(info.id)
         return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**latest) if latest else None)
     window_s = window or settings.window_s
-    frames = wire.observations_from_history(history.recent(info.id, window_s))
+    messages = history.recent(info.id, window_s)
+    frames = wire.observations_from_history(messages)
     if not frames:
         return StatsResponse(stream_id=info.id, status=info.status, stats=None)
     sliding = SlidingWindow(window_s)
     for frame in frames:
         sliding.add(frame)
-    stats = wire.stats_message(info.id, frames[-1].pts, sliding.stats(track_id=track))
+    chosen = None
+    if character is not None:
+        chosen = (character, frozenset(wire.character_tracks(messages).get(character, ())))
+    stats = wire.stats_message(info.id, frames[-1].pts, sliding.stats(track_id=track, character=chosen))
     return StatsResponse(stream_id=info.id, status=info.status, stats=StatsEvent(**stats))
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from service.api.deps import (
     ApiKeyDep,
+    GalleryDep,
     HistoryDep,
     PublisherDep,
     RegistryDep,
@@ -18,6 +19,7 @@ from service.api.deps import (
 from service.api.routes.analytics import check_rules
 from service.ingest.urls import InvalidSourceError, parse_source
 from service.schemas import (
+    CHARACTER_ID,
     DEFAULT_ALERT_RULES,
     TERMINAL_STATUSES,
     ErrorBody,
@@ -94,7 +96,10 @@ def stop_stream(
     info: StreamDep,
     registry: RegistryDep,
     publisher: PublisherDep,
-    purge: Annotated[bool, Query(description="also delete its history")] = False,
+    gallery: GalleryDep,
+    purge: Annotated[
+        bool, Query(description="also delete its history and the embeddings of its unnamed discovered characters")
+    ] = False,
 ):
     """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history."""
     registry.request_stop(info.id)
@@ -104,6 +109,7 @@ def stop_stream(
         publish_status(publisher, info.id, StreamStatus.STOPPED, "stopped by request")
     if purge:
         registry.purge(info.id)
+        gallery.purge_stream(info.id)  # its discovered, unnamed characters and their embeddings
         return Response(status_code=204)
     current = registry.get(info.id)
     assert current is not None
@@ -119,9 +125,19 @@ def get_events(
     since: Annotated[str | None, Query(pattern=r"^\d+(-\d+)?$", description="history id; events after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     type: Annotated[
-        str | None, Query(pattern="^(face|frame|stats|status|alert)$", description="only this message type")
+        str | None,
+        Query(pattern="^(face|frame|stats|status|alert|character)$", description="only this message type"),
+    ] = None,
+    character: Annotated[
+        str | None, Query(pattern=CHARACTER_ID, description="only messages about this character")
     ] = None,
 ) -> EventPage:
     """History from the stream's Redis Stream, oldest first, paged with the ``next`` cursor."""
-    messages, cursor = history.events(info.id, since, limit, keep=lambda m: type is None or m.get("type") == type)
+
+    def keep(message: dict) -> bool:
+        if type is not None and message.get("type") != type:
+            return False
+        return character is None or message.get("character_id") == character
+
+    messages, cursor = history.events(info.id, since, limit, keep=keep)
     return EventPage(events=messages, next=cursor)

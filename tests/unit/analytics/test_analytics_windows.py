@@ -140,3 +140,18 @@ def test_observations_reject_unknown_labels_and_polarities():
 def test_invalid_window_settings_raise(kwargs):
     with pytest.raises(ValueError):
         SlidingWindow(**kwargs)
+
+
+def test_character_stats_sum_the_faces_of_all_its_tracks_across_a_cut():
+    from service.analytics import FaceObservation, FrameObservation, SlidingWindow
+
+    def obs(track_id: int, polarity: str, label: str) -> FaceObservation:
+        return FaceObservation(track_id, label, polarity, {label: 1.0}, 0.9, 0.0, 0.0, (0.1, 0.1, 0.3, 0.3))
+
+    window = SlidingWindow(60)
+    window.add(FrameObservation(0.0, (obs(1, "positive", "happy"),)))
+    window.add(FrameObservation(1.0, (obs(2, "negative", "sad"),), cut=True))
+    window.add(FrameObservation(2.0, (obs(3, "positive", "happy"),), cut=True))
+    stats = window.stats(character=("ch_a", frozenset({1, 3})))
+    assert stats.character_id == "ch_a" and stats.face_frames == 2 and stats.face_count == 2
+    assert stats.shares["positive"] == 1.0 and stats.frames == 3 and stats.cuts == 2
