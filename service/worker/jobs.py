@@ -37,6 +37,7 @@ class StreamJob:
     last_progress: float = 0.0
     rules_version: int = 0
     next_keyframe: float = 0.0
+    gallery_version: int = -1  # the gallery its character book holds; -1: none yet
 
     @classmethod
     def failed(cls, info: StreamInfo, state: StreamState, reason: str) -> StreamJob:

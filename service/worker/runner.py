@@ -72,6 +72,7 @@ class Worker:
         self.pipeline = pipeline
         self.gallery = gallery
         self._gallery_version = -1
+        self._gallery: list[GalleryEntry] = []  # the named characters, reloaded when their version moves
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.leases = LeaseKeeper(registry, self.worker_id, settings.lease_ttl_s, settings.max_streams_per_worker)
         self.jobs: dict[str, StreamJob] = {}
@@ -154,9 +155,8 @@ class Worker:
         if self.pipeline.identity is None:
             return
         version = self.gallery.version()
-        entries = None
         if version != self._gallery_version:
-            entries = [
+            self._gallery = [
                 GalleryEntry(c.character_id, c.name or "", tuple(self.gallery.embeddings(c.character_id)))
                 for c in self.gallery.gallery()
             ]
@@ -166,8 +166,9 @@ class Worker:
             if identity is None:
                 continue
             messages = []
-            if entries is not None:
-                for character_id in identity.book.set_gallery(entries):
+            if job.gallery_version != version:  # a new stream, or the gallery changed
+                job.gallery_version = version
+                for character_id in identity.book.set_gallery(self._gallery):
                     if character_id not in job.state.analytics.characters:
                         continue
                     character = identity.book.characters.get(character_id)

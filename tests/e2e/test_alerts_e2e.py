@@ -65,7 +65,7 @@ def test_persistent_negative_scene_after_a_cut_raises_exactly_one_verified_alert
         f["track_id"] for f in faces if f["pts"] >= 6
     } == {2}
 
-    final = [m for m in messages if m["type"] == "stats" and m["track_id"] is None][-1]
+    final = [m for m in messages if m["type"] == "stats" and m["track_id"] is None and m["character_id"] is None][-1]
     assert final["shares"] == {"positive": 0.3, "negative": 0.7, "neutral": 0.0}
     assert final["face_frames"] == 100 and final["dominant"] == "sad" and final["cuts"] == 1
 
@@ -88,7 +88,7 @@ def test_persistent_negative_scene_after_a_cut_raises_exactly_one_verified_alert
     last10 = httpx.get(f"{base}/stats", params={"window": 10}).json()["stats"]
     assert last10["shares"]["negative"] == 1.0 and last10["frames"] == 50
     track = httpx.get(f"{base}/stats", params={"window": 60, "track": 1}).json()["stats"]
-    assert track["track_id"] == 1 and track["face_frames"] == 100
+    assert track["track_id"] == 1 and track["face_frames"] == 30  # the cut at 6 s ended track 1
 
     spatial = httpx.get(f"{base}/heatmap", params={"kind": "spatial", "format": "json"}).json()
     negative = np.array(spatial["polarities"]["negative"])
