@@ -1,7 +1,7 @@
 """``python -m service bench``: the whole pipeline on a clip, with throughput and per-stage latency.
 
 Stages: decode (PyAV decode + sampling + conversion of sampled frames), detect (MTCNN), track (shot-cut
-detector and IoU tracker), align, infer (emotion backbone and heads), temporal (the temporal head over each
+detector and IoU tracker), align, identity (quality gate, chips, the descriptor on the faces due), infer (emotion backbone and heads), temporal (the temporal head over each
 track's cached window, and the label hold), analytics (windows, alerts, messages), publish (Redis XADD +
 PUBLISH), plus the per-face network's cost per face at batch 8 and the latency from a frame leaving the
 decoder to its publication.
@@ -23,6 +23,7 @@ from service.bus.publisher import Publisher
 from service.commands import DEMO_CLIP
 from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
+from service.identity.embedder import CHIP_SIZE, FaceEmbedder
 from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import parse_source
 from service.pipeline.analysis import analyse, new_stream_state
@@ -44,6 +45,16 @@ def _network_ms_per_face(classifier: EmotionClassifier, batch: int = 8, rounds: 
         classifier.infer(crops)
     if classifier.device.type == "cuda":
         torch.cuda.synchronize()
+    return (time.perf_counter() - began) * 1000 / (rounds * batch)
+
+
+def _embedder_ms_per_face(embedder: FaceEmbedder, batch: int = 4, rounds: int = 3) -> float:
+    """The identity descriptor (dlib, CPU) on a batch of chips: what one embedding of a track costs."""
+    chips = [np.random.default_rng(i).integers(0, 255, (CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8) for i in range(batch)]
+    embedder.embed(chips[:1])
+    began = time.perf_counter()
+    for _ in range(rounds):
+        embedder.embed(chips)
     return (time.perf_counter() - began) * 1000 / (rounds * batch)
 
 
@@ -89,6 +100,9 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
         else None,
         "stages": timer.summary(),
         "network_ms_per_face_batch8": round(_network_ms_per_face(pipeline.classifier), 3),
+        "identity_ms_per_face": round(_embedder_ms_per_face(pipeline.identity.embedder), 1)
+        if pipeline.identity
+        else None,
     }
     if as_json:
         print(json.dumps(result, indent=2))
@@ -100,9 +114,14 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
             f"p50 {latency['p50']} ms, p95 {latency['p95']} ms"
         )
         print(f"{'stage':<10} {'calls':>6} {'items':>6} {'ms/call':>9} {'ms/item':>9}")
-        for name in ("decode", "detect", "track", "align", "infer", "temporal", "analytics", "publish"):
+        for name in ("decode", "detect", "track", "align", "identity", "infer", "temporal", "analytics", "publish"):
             s = result["stages"].get(name)
             if s:
                 print(f"{name:<10} {s['calls']:>6} {s['items']:>6} {s['ms_per_call']:>9.2f} {s['ms_per_item']:>9.2f}")
         print(f"per-face network at batch 8: {result['network_ms_per_face_batch8']:.2f} ms per face")
+        if result["identity_ms_per_face"] is not None:
+            print(
+                f"identity descriptor (dlib, CPU): {result['identity_ms_per_face']:.1f} ms per embedded face; "
+                "each track is embedded a few times, not every frame (stage 'identity' above)"
+            )
     return result

@@ -193,3 +193,12 @@ def character_tracks(messages: Iterable[Mapping[str, Any]]) -> dict[str, set[int
         elif message.get("track_id") is not None:
             tracks.setdefault(character_id, set()).add(message["track_id"])
     return tracks
+
+
+def character_names(messages: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Each character's latest name in a history (face events carry it, ``character`` messages change it)."""
+    names: dict[str, str] = {}
+    for message in messages:
+        if message.get("type") in ("face", "character") and message.get("character_id") and message.get("character"):
+            names[message["character_id"]] = message["character"]
+    return names

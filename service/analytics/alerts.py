@@ -35,7 +35,8 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 @with_config(ConfigDict(extra="forbid"))
 @dataclass(frozen=True)
 class AlertRule:
-    """``metric op threshold`` over the last ``window_s`` seconds, per stream or (``per_track``) per face track.
+    """``metric op threshold`` over the last ``window_s`` seconds: per stream, per face track (``per_track``) or
+    per character (``per_character``: all the character's tracks, so its window spans shot cuts).
 
     ``cooldown_s`` and hysteresis: after an alert, the rule stays quiet until its condition has been false
     at least once (one evaluation is enough) and ``cooldown_s`` has passed since the alert; a condition that
@@ -53,6 +54,9 @@ class AlertRule:
     ] = 3.0
     cooldown_s: Annotated[float, Field(ge=0, description="no second alert of this rule sooner than this")] = 60.0
     per_track: Annotated[bool, Field(description="evaluate for each face track separately")] = False
+    per_character: Annotated[
+        bool, Field(description="evaluate for each identified character separately (across shot cuts)")
+    ] = False
     name: Annotated[str, Field(max_length=100, description="default: built from the other fields")] = ""
 
     def __post_init__(self) -> None:
@@ -70,8 +74,10 @@ class AlertRule:
             raise ValueError(f"min_duration_s must be a non-negative number of seconds, got {self.min_duration_s}")
         if not (math.isfinite(self.cooldown_s) and self.cooldown_s >= 0):
             raise ValueError(f"cooldown_s must be a non-negative number of seconds, got {self.cooldown_s}")
+        if self.per_track and self.per_character:
+            raise ValueError("a rule is per_track or per_character, not both")
         if not self.name:
-            suffix = "/track" if self.per_track else ""
+            suffix = "/track" if self.per_track else "/character" if self.per_character else ""
             object.__setattr__(self, "name", f"{self.metric}{self.op}{self.threshold:g}@{self.window_s:g}s{suffix}")
 
     def holds(self, value: float | None) -> bool:
@@ -123,15 +129,30 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class CharacterTracks:
+    """A character as the alert engine sees it: its id, its name now, and the face tracks it owns."""
+
+    character_id: str
+    name: str
+    tracks: frozenset[int]
+
+    @property
+    def key(self) -> tuple[str, frozenset[int]]:
+        """The ``character`` argument of ``SlidingWindow.stats``."""
+        return self.character_id, self.tracks
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """What a check looks at: the rule, its target's window, the whole stream's window, and the history."""
 
     rule: AlertRule
-    stats: WindowStats  # the rule's target: the stream, or one track
+    stats: WindowStats  # the rule's target: the stream, one track or one character
     stream: WindowStats  # the whole stream over the rule's window (cuts and churn are judged here)
     window: SlidingWindow
     pts: float
     limits: Verification
+    character: CharacterTracks | None = None  # the target, when it is a character
 
 
 @dataclass(frozen=True)
@@ -151,7 +172,8 @@ def _holds_after_cut(e: CheckContext) -> bool:
     cut = e.window.last_cut(e.pts, e.rule.window_s)
     if cut is None:
         return True
-    after = e.window.stats(e.pts, e.stats.track_id, e.rule.window_s, since_pts=cut)
+    character = e.character.key if e.character else None
+    after = e.window.stats(e.pts, e.stats.track_id, e.rule.window_s, since_pts=cut, character=character)
     return after.face_frames >= e.rule.min_face_frames and e.rule.holds(after.metric(e.rule.metric))
 
 
@@ -191,6 +213,8 @@ class AlertEvent:
     window_end: float
     evidence: Mapping[str, Any]
     track_id: int | None = None
+    character_id: str | None = None
+    character: str | None = None  # the character's name when the event was raised
 
     def to_dict(self) -> dict[str, Any]:
         return plain(self)
@@ -212,7 +236,7 @@ class AlertEngine:
     def __init__(self, rules: Iterable[AlertRule] = (DEFAULT_RULE,), verification: Verification | None = None) -> None:
         self.verification = verification or Verification()
         self._rules: tuple[AlertRule, ...] = ()
-        self._states: dict[tuple[AlertRule, int | None], _RuleState] = {}
+        self._states: dict[tuple[AlertRule, int | str | None], _RuleState] = {}
         self._suppressed: Counter[str] = Counter()
         self._last_pts: float | None = None
         self.set_rules(rules)
@@ -237,40 +261,62 @@ class AlertEngine:
         """Suppressed candidate episodes by reason (an episode failing two checks counts under both)."""
         return dict(sorted(self._suppressed.items()))
 
-    def evaluate(self, window: SlidingWindow, pts: float) -> list[AlertEvent]:
-        """Advance every rule to media time ``pts`` and return the events raised now."""
+    def evaluate(
+        self, window: SlidingWindow, pts: float, characters: Iterable[CharacterTracks] = ()
+    ) -> list[AlertEvent]:
+        """Advance every rule to media time ``pts`` and return the events raised now.
+
+        ``characters``: the stream's characters, for ``per_character`` rules (those with a track in the rule's
+        window are evaluated).
+        """
         if self._last_pts is not None and pts < self._last_pts:
             self._states.clear()  # the source restarted; episodes of the old timeline are meaningless
         self._last_pts = pts
         if not self._rules:
             return []
         window.ensure_retention(self.window_s)
+        characters = tuple(characters)
         streams: dict[float, WindowStats] = {}
         events: list[AlertEvent] = []
         for rule in self._rules:
             if rule.window_s not in streams:
                 streams[rule.window_s] = window.stats(pts, window_s=rule.window_s)
             stream = streams[rule.window_s]
-            if not rule.per_track:
-                targets = [stream]
-            else:
+            targets: list[tuple[WindowStats, CharacterTracks | None]]
+            if rule.per_track:
                 tracks = window.tracks(pts, rule.window_s)
-                self._forget_tracks(rule, set(tracks))
-                targets = [window.stats(pts, track_id, rule.window_s) for track_id in tracks]
-            for stats in targets:
-                event = self._step(rule, stats, stream, window, pts)
+                targets = [(window.stats(pts, track_id, rule.window_s), None) for track_id in tracks]
+            elif rule.per_character:
+                present = set(window.tracks(pts, rule.window_s))
+                targets = [
+                    (window.stats(pts, window_s=rule.window_s, character=c.key), c)
+                    for c in characters
+                    if c.tracks & present
+                ]
+            else:
+                targets = [(stream, None)]
+            if rule.per_track or rule.per_character:
+                self._forget(rule, {_target_key(stats) for stats, _ in targets})
+            for stats, character in targets:
+                event = self._step(rule, stats, stream, window, pts, character)
                 if event is not None:
                     events.append(event)
         return events
 
-    def _forget_tracks(self, rule: AlertRule, present: set[int]) -> None:
+    def _forget(self, rule: AlertRule, present: set[int | str | None]) -> None:
         for key in [key for key in self._states if key[0] == rule and key[1] not in present]:
             del self._states[key]
 
     def _step(
-        self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
+        self,
+        rule: AlertRule,
+        stats: WindowStats,
+        stream: WindowStats,
+        window: SlidingWindow,
+        pts: float,
+        character: CharacterTracks | None,
     ) -> AlertEvent | None:
-        state = self._states.setdefault((rule, stats.track_id), _RuleState())
+        state = self._states.setdefault((rule, _target_key(stats)), _RuleState())
         value = stats.metric(rule.metric)
         if value is None or stats.face_frames < rule.min_face_frames or not rule.holds(value):
             state.since, state.suppressed, state.armed = None, False, True
@@ -282,7 +328,7 @@ class AlertEngine:
         persisted = pts - state.since
         if persisted < rule.min_duration_s:
             return None
-        reasons = self._verify(rule, stats, stream, window, pts)
+        reasons = self._verify(CheckContext(rule, stats, stream, window, pts, self.verification, character))
         if not reasons:
             state.fired_at, state.armed = pts, False
         elif state.suppressed:
@@ -304,14 +350,18 @@ class AlertEngine:
             window_end=stats.window_end,
             evidence=_evidence(stats, stream, persisted),
             track_id=stats.track_id,
+            character_id=stats.character_id,
+            character=character.name if character else None,
         )
 
-    def _verify(
-        self, rule: AlertRule, stats: WindowStats, stream: WindowStats, window: SlidingWindow, pts: float
-    ) -> tuple[str, ...]:
+    def _verify(self, context: CheckContext) -> tuple[str, ...]:
         """Names of the checks that fail: the reasons not to trust the condition."""
-        evidence = CheckContext(rule, stats, stream, window, pts, self.verification)
-        return tuple(c.name for c in CHECKS if c.applies(rule, self.verification) and c.fails(evidence))
+        return tuple(c.name for c in CHECKS if c.applies(context.rule, self.verification) and c.fails(context))
+
+
+def _target_key(stats: WindowStats) -> int | str | None:
+    """Whose episode a rule state tracks: a track id, a character id, or None for the whole stream."""
+    return stats.track_id if stats.track_id is not None else stats.character_id
 
 
 def _evidence(stats: WindowStats, stream: WindowStats, persisted_s: float) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from models.labels import FER_CLASSES
@@ -39,3 +40,7 @@ class FrameObservation:
     pts: float
     faces: tuple[FaceObservation, ...]
     cut: bool = False
+
+    def only(self, track_ids: Collection[int]) -> FrameObservation:
+        """This frame with only the faces of ``track_ids`` (one character's tracks, say); the frame still counts."""
+        return dataclasses.replace(self, faces=tuple(face for face in self.faces if face.track_id in track_ids))

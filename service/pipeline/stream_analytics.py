@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from service import wire
-from service.analytics import AlertEngine, AlertRule, SlidingWindow, plain
+from service.analytics import AlertEngine, AlertRule, CharacterTracks, SlidingWindow, plain
 from service.pipeline.records import FrameRecord
 
 
@@ -98,7 +98,7 @@ class StreamAnalytics:
         self.counters.faces += len(faces)
         self.counters.last_pts = pts
         messages = [*characters, *faces, frame]
-        for event in self.alerts.evaluate(self.window, pts):
+        for event in self.alerts.evaluate(self.window, pts, self._character_tracks()):
             self.counters.alerts += event.kind == "alert"
             messages.append(wire.alert_message(self.stream_id, event))
         encoded = [wire.encode(message) for message in messages]
@@ -144,6 +144,9 @@ class StreamAnalytics:
                 seen.last_seen = pts
                 seen.name = face.character or seen.name
         return messages
+
+    def _character_tracks(self) -> list[CharacterTracks]:
+        return [CharacterTracks(c.character_id, c.name, frozenset(c.tracks)) for c in self.characters.values()]
 
     def character_event(self, event: str, character_id: str, name: str | None, **fields) -> wire.Encoded:
         """A change made outside the frame path (named, removed), as a message of this stream."""

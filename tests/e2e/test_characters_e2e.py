@@ -65,6 +65,14 @@ def test_a_person_recurring_after_cuts_keeps_one_character_and_another_person_ge
     (host_id,) = host_ids
     stats = httpx.get(f"{service.base}/streams/{stream['id']}/stats", params={"character": host_id}).json()["stats"]
     assert stats["character_id"] == host_id and stats["face_count"] == 2  # both host shots, across the cuts
+    heatmap = f"{service.base}/streams/{stream['id']}/heatmap"
+    params = {"kind": "temporal", "format": "json", "bin_s": 1, "character": host_id}
+    bins = [b["face_frames"] for b in httpx.get(heatmap, params=params).json()["bins"]]
+    assert bins[0] > 0 and bins[4] > 0 and bins[2] == 0 and bins[6] == 0  # [2, 3) s and [6, 7) s show the guest
+    png = httpx.get(heatmap, params={"character": host_id})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    both = httpx.get(heatmap, params={"character": host_id, "track": 1})
+    assert both.status_code == 422 and "not both" in both.json()["detail"]
     thumb = httpx.get(f"{service.base}/characters/{host_id}/thumbnail")
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
 

@@ -110,3 +110,16 @@ def test_character_tracks_follow_assignments_merges_and_exclusions():
         {"type": "character", "event": "removed", "character_id": "ch_b", "merged_into": "ch_a"},
     ]
     assert wire.character_tracks(history) == {"ch_a": {1, 2}}
+
+
+def test_character_names_are_the_latest_given_and_a_frame_keeps_only_chosen_tracks():
+    history = [
+        {"type": "character", "event": "appeared", "character_id": "ch_a", "character": "person 1", "track_id": 1},
+        {"type": "face", "track_id": 1, "character_id": "ch_a", "character": "person 1"},
+        {"type": "character", "event": "named", "character_id": "ch_a", "character": "Ada"},
+        {"type": "face", "track_id": 2, "character_id": None, "character": None},
+    ]
+    assert wire.character_names(history) == {"ch_a": "Ada"}
+    (obs,) = observations_from_history([face(0, 1), face(0, 2), frame(0, 2)])
+    only = obs.only({2})
+    assert [f.track_id for f in only.faces] == [2] and (only.pts, only.cut) == (obs.pts, obs.cut)

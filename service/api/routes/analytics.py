@@ -8,6 +8,7 @@ history can be asked for, live or after the stream ended. Heatmaps are built the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -29,7 +30,16 @@ from service.analytics import (
 from service.api.deps import ApiKeyDep, HistoryDep, KeyframesDep, RegistryDep, SettingsDep, StreamDep
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
-from service.schemas import CHARACTER_ID, MAX_ALERT_RULES, AlertMessage, AlertPage, ErrorBody, StatsEvent, StreamStatus
+from service.schemas import (
+    CHARACTER_ID,
+    MAX_ALERT_RULES,
+    AlertMessage,
+    AlertPage,
+    ErrorBody,
+    StatsEvent,
+    StreamInfo,
+    StreamStatus,
+)
 
 router = APIRouter(prefix="/streams", tags=["analytics"])
 _HISTORY_ID = r"^\d+(-\d+)?$"
@@ -130,7 +140,10 @@ async def get_heatmap(
     keyframes: KeyframesDep,
     kind: Annotated[Literal["spatial", "temporal"], Query(description="where on screen, or when")] = "spatial",
     format: Annotated[Literal["png", "json"], Query()] = "png",
-    track: Annotated[int | None, Query(ge=1, description="only this face track")] = None,
+    track: Annotated[int | None, Query(ge=1, le=2**62, description="only this face track")] = None,
+    character: Annotated[
+        str | None, Query(pattern=CHARACTER_ID, description="only this character (all its tracks, across cuts)")
+    ] = None,
     window: Annotated[
         float | None, Query(gt=0, le=86400, description="last N media seconds; default all history")
     ] = None,
@@ -142,31 +155,49 @@ async def get_heatmap(
     """Spatial heatmap (where faces of each polarity appeared) or temporal heatmap (time bins × classes)."""
     if polarity is not None and polarity not in POLARITIES:
         raise HTTPException(status_code=422, detail=f"polarity must be one of {list(POLARITIES)}")
-    return await run_in_threadpool(_heatmap, info.id, history, keyframes, kind, format, track, window, polarity, bin_s)
+    if track is not None and character is not None:
+        raise HTTPException(status_code=422, detail="ask for one track or one character, not both")
+    target = _HeatmapTarget(track, character)
+    return await run_in_threadpool(_heatmap, info, history, keyframes, kind, format, target, window, polarity, bin_s)
+
+
+@dataclass(frozen=True)
+class _HeatmapTarget:
+    track: int | None
+    character: str | None
 
 
 def _heatmap(
-    stream_id: str,
+    info: StreamInfo,
     history: History,
     keyframes: KeyframeStore,
     kind: str,
     format: str,
-    track: int | None,
+    target: _HeatmapTarget,
     window: float | None,
     polarity: str | None,
     bin_s: float,
 ) -> Response:
-    frames = wire.observations_from_history(history.recent(stream_id, window))
+    messages = history.recent(info.id, window)
+    frames = wire.observations_from_history(messages)
+    title = info.name or f"stream {info.id}"
+    track = target.track
+    if target.character is not None:
+        tracks = wire.character_tracks(messages).get(target.character, set())
+        frames = [frame.only(tracks) for frame in frames]
+        title += f", {wire.character_names(messages).get(target.character, target.character)}"
+    elif track is not None:
+        title += f", face track {track}"
     heatmap = (
         SpatialHeatmap(track_id=track, max_window_s=window or 600.0) if kind == "spatial" else TemporalHeatmap(bin_s)
     )
     for frame in frames:
         heatmap.add(frame)
     data = heatmap.to_dict() if kind == "spatial" else heatmap.to_dict(track_id=track)
+    data["character_id"] = target.character
     if format == "json":
         return Response(content=json.dumps(data, separators=(",", ":")).encode(), media_type="application/json")
-    title = f"stream {stream_id}" + (f", track {track}" if track else "")
     if kind == "temporal":
         return Response(content=render_temporal_png(data, title=title), media_type="image/png")
-    png = render_spatial_png(data, keyframes.get(stream_id), polarity, title=title)
+    png = render_spatial_png(data, keyframes.get(info.id), polarity, title=title)
     return Response(content=png, media_type="image/png")

@@ -8,6 +8,7 @@ from service.analytics import (
     AlertEngine,
     AlertEvent,
     AlertRule,
+    CharacterTracks,
     FrameObservation,
     SlidingWindow,
     Verification,
@@ -150,6 +151,36 @@ def test_per_track_rule_alerts_for_the_negative_track_only(face, frame):
     events = play(AlertEngine([per_track, stream]), frames)
     assert [(e.rule, e.track_id, e.pts) for e in events] == [("negative_share>0.5@60s/track", 2, 1.75)]
     assert events[0].evidence["face_count"] == 1
+
+
+def test_per_character_rule_keeps_one_episode_across_the_cuts_that_end_tracks(face, frame):
+    # host and guest share the frame for 30 s; cuts at 10 s and 20 s end both tracks each time
+    def at(i: int) -> FrameObservation:
+        pts, shot = i / 4, i // 40
+        return frame(pts, face("happy", track_id=1 + 2 * shot), face("sad", track_id=2 + 2 * shot), cut=i in (40, 80))
+
+    characters = [
+        CharacterTracks("ch_host", "Host", frozenset({1, 3, 5})),
+        CharacterTracks("ch_guest", "Guest", frozenset({2, 4, 6})),
+    ]
+    kwargs = {"min_face_frames": 8, "min_duration_s": 1.0}
+    rules = [AlertRule("negative_share", ">", 0.5, per_character=True, **kwargs)]
+    rules.append(AlertRule("negative_share", ">", 0.5, per_track=True, **kwargs))
+    engine, window, events = AlertEngine(rules), SlidingWindow(), []
+    for obs in map(at, range(120)):
+        window.add(obs)
+        events.extend(engine.evaluate(window, obs.pts, characters))
+    alerts = [(e.rule, e.track_id, e.character_id, e.character, e.pts) for e in events if e.kind == "alert"]
+    assert alerts == [
+        ("negative_share>0.5@60s/character", None, "ch_guest", "Guest", 2.75),  # once: the guest is still sad
+        ("negative_share>0.5@60s/track", 2, None, None, 2.75),
+        ("negative_share>0.5@60s/track", 4, None, None, 14.25),  # a new track, a new episode of the same person
+    ]
+    guest = window.stats(window_s=60, character=characters[1].key)
+    assert (guest.character_id, guest.face_count, guest.face_frames) == ("ch_guest", 3, 120)
+    assert rules[0].name == "negative_share>0.5@60s/character"
+    with pytest.raises(ValueError, match="not both"):
+        AlertRule("negative_share", ">", 0.5, per_track=True, per_character=True)
 
 
 def test_set_rules_keeps_unchanged_rules_and_resets_removed_ones(scene):
