@@ -1,16 +1,21 @@
 """Characters end to end on real faces: one person recurring after cuts keeps one character, another person gets
-another; a person enrolled from a still is named in the stream and nobody else is; bad uploads get 422."""
+another; a person enrolled from a still is named in the stream and nobody else is; naming a discovered
+character reaches live subscribers; bad uploads get 422."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 
 import httpx
 import numpy as np
 import pytest
+import websockets
 from PIL import Image
 
 from tests.e2e.test_alerts_e2e import run_clip
+from tests.e2e.test_service_e2e import post
 from tests.edited_clips import Shot, read_frames, write_edit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
@@ -119,3 +124,40 @@ def test_bad_enrolment_uploads_get_422_with_a_reason_and_store_nothing(service):
     response = httpx.post(f"{service.base}/characters", data={"name": "X"}, timeout=10)
     assert response.status_code == 422
     assert httpx.get(f"{service.base}/characters").json()["characters"] == before
+
+
+async def _name_live(service, stream_id: str, name: str) -> tuple[dict, dict]:
+    """Waits for a character to appear, names it over REST, returns the ``named`` message and the next face
+    event that carries the name, all from one live WebSocket."""
+    async with websockets.connect(f"{service.ws}/ws/streams/{stream_id}") as ws:
+        async with asyncio.timeout(90):
+            appeared = None
+            while appeared is None:
+                message = json.loads(await ws.recv())
+                if message["type"] == "character" and message["event"] == "appeared":
+                    appeared = message
+            character_id = appeared["character_id"]
+            async with httpx.AsyncClient() as client:
+                patched = await client.patch(f"{service.base}/characters/{character_id}", json={"name": name})
+                assert patched.status_code == 200 and patched.json()["in_gallery"], patched.text
+            named = face = None
+            while named is None or face is None:
+                message = json.loads(await ws.recv())
+                if message["type"] == "character" and message["event"] == "named":
+                    named = message
+                elif named and message["type"] == "face" and message["character_id"] == character_id:
+                    face = message
+            return named, face
+
+
+def test_naming_a_discovered_character_reaches_live_subscribers_and_later_faces(service, edit):
+    stream = post(service.base, {"url": edit, "analysis_fps": 5, "realtime": True, "loop": True})
+    named = None
+    try:
+        named, face = asyncio.run(_name_live(service, stream["id"], "Guest Star"))
+        assert named["character"] == "Guest Star" and face["character"] == "Guest Star"
+        assert face["character_id"] == named["character_id"]
+    finally:
+        httpx.delete(f"{service.base}/streams/{stream['id']}")
+        if named:
+            assert httpx.delete(f"{service.base}/characters/{named['character_id']}").status_code == 204
