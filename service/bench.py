@@ -1,9 +1,10 @@
 """``python -m service bench``: the whole pipeline on a clip, with throughput and per-stage latency.
 
 Stages: decode (PyAV decode + sampling + conversion of sampled frames), detect (MTCNN), track (shot-cut
-detector and IoU tracker), align, identity (quality gate, chips, the descriptor on the faces due), infer (emotion backbone and heads), temporal (the temporal head over each
-track's cached window, and the label hold), analytics (windows, alerts, messages), publish (Redis XADD +
-PUBLISH), plus the per-face network's cost per face at batch 8 and the latency from a frame leaving the
+detector and IoU tracker), align, identity (quality gate, chips, the descriptor on the faces due), infer
+(emotion backbone and heads), temporal (the temporal head over each track's cached window, and the label
+hold), analytics (windows, alerts, messages), publish (Redis XADD + PUBLISH), plus the per-face network's
+cost per face at batch 8, the identity descriptor's per face, and the latency from a frame leaving the
 decoder to its publication.
 """
 

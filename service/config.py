@@ -90,7 +90,11 @@ class Settings(BaseSettings):
     window_s: float = Field(60.0, gt=0, description="sliding window of the stats")
     stats_interval_s: float = Field(1.0, gt=0, description="media seconds between stats ticks")
     events_maxlen: int = Field(100_000, ge=100, description="approximate cap of each stream's event history")
-    ws_queue_size: int = Field(256, ge=8, description="messages buffered per WebSocket client before it is dropped")
+    ws_queue_size: int = Field(256, ge=8, description="messages buffered per WebSocket client before a catch-up")
+    ws_max_replay: int = Field(
+        5000, ge=100, description="history messages one catch-up may send a WebSocket; beyond, it is closed (4408)"
+    )
+    ws_snapshot_alerts: int = Field(20, ge=0, le=1000, description="latest alerts in a WebSocket's opening snapshot")
 
     # workers
     worker_id: str | None = Field(None, description="stable worker name; default hostname-pid")

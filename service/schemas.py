@@ -10,10 +10,11 @@ rule in a request body is the analytics' own ``AlertRule`` (validated by its ann
 from __future__ import annotations
 
 import dataclasses
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from service.analytics import DEFAULT_RULE, AlertEvent, AlertRule, WindowStats
 
@@ -31,6 +32,20 @@ TERMINAL_STATUSES = frozenset({StreamStatus.ENDED, StreamStatus.FAILED, StreamSt
 DEFAULT_ALERT_RULES: tuple[AlertRule, ...] = (DEFAULT_RULE,)
 MAX_ALERT_RULES = 20
 CHARACTER_ID = r"^ch_[0-9a-f]{12}$"  # ids are random (service.identity.characters.new_character_id)
+STREAM_ID = re.compile(r"^[0-9a-f]{12}$")  # ids are random (service.bus.registry.StreamRegistry.create)
+_HISTORY_ID = re.compile(r"^(\d{1,20})(?:-(\d{1,20}))?$")
+_U64 = 2**64 - 1
+
+
+def check_history_id(value: str) -> str:
+    """A Redis Stream entry id (``ms`` or ``ms-seq``, each an unsigned 64-bit number); ValueError otherwise."""
+    match = _HISTORY_ID.match(value)
+    if match is None or any(int(part) > _U64 for part in match.groups() if part is not None):
+        raise ValueError("a history id is ms-seq, two unsigned 64-bit numbers, such as 1700000000000-0")
+    return value
+
+
+HistoryId = Annotated[str, AfterValidator(check_history_id)]
 
 
 class StreamCreate(BaseModel):
@@ -188,6 +203,36 @@ AlertMessage = _message_model(
     "A threshold alert (``kind`` alert, verified) or a candidate suppressed by the secondary verification "
     "(fields: ``AlertEvent``).",
 )
+
+
+class StreamCharacter(BaseModel):
+    """A character seen in a stream (``GET /streams/{id}/characters``, and the WebSocket snapshot)."""
+
+    character_id: str
+    name: str = Field(..., description="the name, or 'person N' while unnamed")
+    first_seen: float = Field(..., description="media seconds")
+    last_seen: float
+    screen_time_s: float = Field(..., description="face-frames times the analysis step")
+    face_frames: int
+    tracks: list[int]
+    stats: dict | None = Field(None, description="the character's window statistics at the last progress update")
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class SnapshotEvent(BaseModel):
+    """The first message of a WebSocket opened without ``since``: where the stream stands, bounded in size
+    (never the whole history). Live messages follow; ``id`` is where to resume from after a disconnect."""
+
+    type: Literal["snapshot"] = "snapshot"
+    id: str | None = Field(None, description="history id of the last message before the snapshot (null: none yet)")
+    stream_id: str
+    status: StreamStatus
+    reason: str | None = None
+    media_time: float | None = None
+    stats: StatsEvent | None = Field(None, description="the latest whole-stream statistics tick")
+    alerts: list[AlertMessage] = Field(default_factory=list, description="the latest alerts and suppressions")
+    characters: list[StreamCharacter] = Field(default_factory=list)
+
 
 Message = Annotated[
     FaceEvent | FrameEvent | StatsEvent | StatusEvent | AlertMessage | CharacterEvent, Field(discriminator="type")

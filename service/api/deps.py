@@ -15,7 +15,7 @@ from service.bus.keyframes import KeyframeStore
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.schemas import StreamInfo, StreamStatus
+from service.schemas import STREAM_ID, StreamInfo, StreamStatus
 
 
 def get_settings(request: Request) -> Settings:
@@ -61,9 +61,9 @@ def publish_status(publisher: Publisher, stream_id: str, status: StreamStatus, r
 
 
 def existing_stream(stream_id: str, registry: RegistryDep) -> StreamInfo:
-    info = registry.get(stream_id)
+    info = registry.get(stream_id) if STREAM_ID.match(stream_id) else None  # odd ids never reach Redis
     if info is None:
-        raise HTTPException(status_code=404, detail=f"no stream {stream_id!r}")
+        raise HTTPException(status_code=404, detail=f"no stream {stream_id[:64]!r}")
     return info
 
 

@@ -18,6 +18,21 @@ from service.bus.keys import Keys
 _PAGE = 2000
 
 
+_U64 = 2**64 - 1
+
+
+def start_after(since: str | None) -> str | None:
+    """The inclusive XRANGE start just after history id ``since`` (``ms`` alone means ``ms-0``); "-" for
+    None; None when nothing can come after it (the largest id Redis has)."""
+    if since is None:
+        return "-"
+    ms, _, seq = since.partition("-")
+    ms_, seq_ = int(ms), int(seq or 0)
+    if seq_ < _U64:
+        return f"{ms_}-{seq_ + 1}"
+    return f"{ms_ + 1}-0" if ms_ < _U64 else None
+
+
 def _decoded(entries: list[tuple[str, dict]]) -> list[dict[str, Any]]:
     return [wire.decode(entry_id, fields["data"]) for entry_id, fields in entries]
 
@@ -65,6 +80,11 @@ class History:
         """A page of the stream's durable alert history (see ``read_page``)."""
         return read_page(self.client, self.keys.alerts(stream_id), since, limit, keep)
 
+    def latest_alerts(self, stream_id: str, until: str, count: int) -> list[dict[str, Any]]:
+        """The last ``count`` alert records up to history id ``until``, oldest first."""
+        entries = self.client.xrevrange(self.keys.alerts(stream_id), max=until, min="-", count=count)
+        return _decoded(entries[::-1])
+
 
 def _from_first_frame(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drops leading face events whose frame record fell outside the window (their frame is incomplete)."""
@@ -84,7 +104,9 @@ def read_page(
     The cursor is None when the history holds nothing more; a full page returns the id of its last message.
     """
     kept: list[dict[str, Any]] = []
-    start = f"({since}" if since else "-"
+    start = start_after(since)
+    if start is None:
+        return kept, None
     while True:
         entries = client.xrange(key, min=start, max="+", count=limit)
         for message in _decoded(entries):
@@ -101,5 +123,14 @@ async def replay_page(
     client: aioredis.Redis, keys: Keys, stream_id: str, after: str | None, count: int
 ) -> list[tuple[str, str]]:
     """Up to ``count`` history entries after ``after``: (id, delivered text) pairs, oldest first."""
-    entries = await client.xrange(keys.events(stream_id), min=f"({after}" if after else "-", max="+", count=count)
+    start = start_after(after)
+    if start is None:
+        return []
+    entries = await client.xrange(keys.events(stream_id), min=start, max="+", count=count)
     return [(entry_id, wire.with_id(entry_id, fields["data"])) for entry_id, fields in entries]
+
+
+async def last_entry_id(client: aioredis.Redis, keys: Keys, stream_id: str) -> str | None:
+    """The id of the newest history entry, None while the history is empty."""
+    entries = await client.xrevrange(keys.events(stream_id), max="+", min="-", count=1)
+    return entries[0][0] if entries else None

@@ -129,7 +129,7 @@ def test_bad_enrolment_uploads_get_422_with_a_reason_and_store_nothing(service):
 async def _name_live(service, stream_id: str, name: str) -> tuple[dict, dict]:
     """Waits for a character to appear, names it over REST, returns the ``named`` message and the next face
     event that carries the name, all from one live WebSocket."""
-    async with websockets.connect(f"{service.ws}/ws/streams/{stream_id}") as ws:
+    async with websockets.connect(f"{service.ws}/ws/streams/{stream_id}?since=0") as ws:
         async with asyncio.timeout(90):
             appeared = None
             while appeared is None:

@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
 
 
 async def collect_until_terminal(ws_url: str, timeout: float = 180) -> list[dict]:
+    """Every message of a stream from the start of its history (``since=0`` unless the URL gives one)."""
     messages: list[dict] = []
+    if "since=" not in ws_url:
+        ws_url += "?since=0"
     async with websockets.connect(ws_url) as ws:
         async with asyncio.timeout(timeout):
             async for raw in ws:

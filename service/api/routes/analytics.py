@@ -36,13 +36,13 @@ from service.schemas import (
     AlertMessage,
     AlertPage,
     ErrorBody,
+    HistoryId,
     StatsEvent,
     StreamInfo,
     StreamStatus,
 )
 
 router = APIRouter(prefix="/streams", tags=["analytics"])
-_HISTORY_ID = r"^\d+(-\d+)?$"
 
 
 class StatsResponse(BaseModel):
@@ -97,7 +97,7 @@ def get_alerts(
     info: StreamDep,
     history: HistoryDep,
     registry: RegistryDep,
-    since: Annotated[str | None, Query(pattern=_HISTORY_ID, description="alert history id; alerts after it")] = None,
+    since: Annotated[HistoryId | None, Query(description="alert history id; alerts after it")] = None,
     kind: Annotated[
         Literal["alert", "suppressed", "all"], Query(description="verified alerts, suppressed candidates, or both")
     ] = "alert",

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.deps import ApiKeyDep, GalleryDep, RedisDep, RegistryDep, SettingsDep, StreamDep
 from service.bus.gallery import ENROLLED, GalleryStore, StoredCharacter
 from service.config import Settings
-from service.schemas import CHARACTER_ID, ErrorBody
+from service.schemas import CHARACTER_ID, ErrorBody, StreamCharacter
 
 router = APIRouter(tags=["characters"])
 _NAME = Field(..., min_length=1, max_length=100, description="the person's name as producers should see it")
@@ -61,18 +61,6 @@ class MergeBody(BaseModel):
 class ExcludeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     character_id: str = Field(..., pattern=CHARACTER_ID, description="the character this track is not")
-
-
-class StreamCharacter(BaseModel):
-    character_id: str
-    name: str = Field(..., description="the name, or 'person N' while unnamed")
-    first_seen: float = Field(..., description="media seconds")
-    last_seen: float
-    screen_time_s: float = Field(..., description="face-frames times the analysis step")
-    face_frames: int
-    tracks: list[int]
-    stats: dict | None = Field(None, description="the character's window statistics at the last progress update")
-    links: dict[str, str] = Field(default_factory=dict)
 
 
 class StreamCharacters(BaseModel):
@@ -243,8 +231,13 @@ def merge_characters(
 @router.get("/streams/{stream_id}/characters", response_model=StreamCharacters, responses={404: {"model": ErrorBody}})
 def stream_characters(info: StreamDep, gallery: GalleryDep) -> StreamCharacters:
     """The characters seen in a stream, first seen first, with screen time and their window statistics."""
+    return StreamCharacters(stream_id=info.id, characters=characters_of_stream(info.id, gallery))
+
+
+def characters_of_stream(stream_id: str, gallery: GalleryStore) -> list[StreamCharacter]:
+    """The worker's latest summaries, with the gallery's current names (a rename shows at once)."""
     out = []
-    for summary in gallery.stream_summaries(info.id):
+    for summary in gallery.stream_summaries(stream_id):
         character_id = summary["character_id"]
         stored = gallery.get(character_id)
         if stored is None:
@@ -253,11 +246,11 @@ def stream_characters(info: StreamDep, gallery: GalleryDep) -> StreamCharacters:
         links = {
             "character": f"/characters/{character_id}",
             "thumbnail": f"/characters/{character_id}/thumbnail",
-            "stats": f"/streams/{info.id}/stats?character={character_id}",
-            "events": f"/streams/{info.id}/events?character={character_id}",
+            "stats": f"/streams/{stream_id}/stats?character={character_id}",
+            "events": f"/streams/{stream_id}/events?character={character_id}",
         }
         out.append(StreamCharacter(**{**summary, "name": name}, links=links))
-    return StreamCharacters(stream_id=info.id, characters=out)
+    return out
 
 
 @router.post(

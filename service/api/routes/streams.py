@@ -24,6 +24,7 @@ from service.schemas import (
     TERMINAL_STATUSES,
     ErrorBody,
     EventPage,
+    HistoryId,
     StreamCreate,
     StreamInfo,
     StreamList,
@@ -122,7 +123,7 @@ def stop_stream(
 def get_events(
     info: StreamDep,
     history: HistoryDep,
-    since: Annotated[str | None, Query(pattern=r"^\d+(-\d+)?$", description="history id; events after it")] = None,
+    since: Annotated[HistoryId | None, Query(description="history id; events after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     type: Annotated[
         str | None,
