@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from service.api.live import LiveHub
 from service.api.routes import analytics, characters, health, live_ws, metrics, streams
@@ -22,6 +24,20 @@ from service.bus.registry import StreamRegistry
 from service.config import Settings
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
+SWAGGER_UI = Path(str(importlib.resources.files("fastapi_offline") / "static"))  # Swagger UI 5 (Apache-2.0)
+
+# Every response: no inline script or style may run (user text can never become code), nothing is framed,
+# sniffed or sent to other origins. connect-src 'self' covers the same-origin WebSocket.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+    "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _validation_reason(exc: RequestValidationError) -> str:
@@ -61,7 +77,15 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         version="0.1.0",
         summary="Live emotion timelines, window statistics and alerts for the faces in video streams.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own Swagger UI files, not a CDN
+        redoc_url=None,
     )
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -70,6 +94,13 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
+
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")  # before /static
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.include_router(health.router)
     app.include_router(metrics.router)

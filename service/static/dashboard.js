@@ -1,0 +1,307 @@
+// The live dashboard. Every piece of text that came from a user or a stream (names, reasons, rules) is put in
+// the page with textContent / createTextNode, never parsed as HTML; the CSP forbids inline script besides.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const POLARITIES = ["positive", "neutral", "negative"];
+const COLOURS = { positive: "#009e73", negative: "#d55e00", neutral: "#56b4e9" };
+const UNCERTAIN = 0.4; // labels held below this confidence are shown as uncertain
+
+const state = {
+  stream: null, socket: null, lastId: null, retry: 1000,
+  ticks: [], faces: new Map(), characters: new Map(), alerts: [],
+};
+let apiKey = sessionStorage.getItem("apiKey");
+
+/** An element with text children only: strings become text nodes, so nothing is ever parsed as markup. */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
+  return node;
+}
+
+function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
+function showLogin(reason) {
+  $("login-reason").textContent = reason;
+  $("login").hidden = false;
+  $("key-input").focus();
+}
+
+/** fetch with the API key when one is set; a 401 asks for the key. Returns the parsed body and the response. */
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (apiKey) headers["X-API-Key"] = apiKey;
+  const response = await fetch(path, { ...options, headers });
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (response.status === 401) showLogin("This needs the service's API key.");
+  return { response, body };
+}
+
+// ---- streams -------------------------------------------------------------------------------------------------
+
+async function refreshStreams(select) {
+  const { response, body } = await api("/streams");
+  if (!response.ok) return;
+  const list = $("streams");
+  list.replaceChildren(...body.streams.map((s) =>
+    new Option(`${s.name || s.url.split("/").pop()} (${s.status})`, s.id)));
+  const pick = select || state.stream || (body.streams.length ? body.streams[body.streams.length - 1].id : null);
+  if (pick) {
+    list.value = pick;
+    if (pick !== state.stream) watch(pick);
+  }
+}
+
+function watch(id) {
+  if (state.socket) { const old = state.socket; state.socket = null; old.close(); }
+  Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [] });
+  state.faces.clear();
+  state.characters.clear();
+  drawAll();
+  connect();
+  refreshHeatmaps();
+}
+
+// ---- live messages -------------------------------------------------------------------------------------------
+
+function connect() {
+  if (!state.stream) return;
+  const params = new URLSearchParams();
+  if (state.lastId) params.set("since", state.lastId);
+  if (apiKey) params.set("token", apiKey);
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/streams/${encodeURIComponent(state.stream)}?${params}`);
+  state.socket = ws;
+  ws.onopen = () => { state.retry = 1000; };
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.id) state.lastId = message.id;
+    handle(message);
+  };
+  ws.onclose = (event) => {
+    if (state.socket !== ws) return; // replaced by another stream
+    if (event.code === 4401) { showLogin("Live updates need the service's API key."); return; }
+    if (event.code === 4404) { notice("This stream no longer exists."); return; }
+    if (event.code === 4408) state.lastId = null; // too far behind: start again from a fresh snapshot
+    setTimeout(connect, state.retry); // resume from lastId: nothing is lost
+    state.retry = Math.min(state.retry * 2, 15000);
+  };
+}
+
+function handle(m) {
+  switch (m.type) {
+    case "snapshot":
+      setStatus(m.status, m.reason);
+      if (m.stats) addTick(m.stats);
+      state.alerts = m.alerts.slice();
+      state.characters.clear();
+      for (const c of m.characters) state.characters.set(c.character_id, { name: c.name, seen: c.last_seen, face: null });
+      drawAll();
+      break;
+    case "status": setStatus(m.status, m.reason); break;
+    case "face": onFace(m); break;
+    case "stats": if (m.track_id == null && m.character_id == null) { addTick(m); drawStats(); } break;
+    case "alert": state.alerts.push(m); if (state.alerts.length > 100) state.alerts.shift(); drawAlerts(); break;
+    case "character": onCharacter(m); break;
+  }
+}
+
+function setStatus(status, reason) {
+  $("status").textContent = status + (reason ? ` — ${reason}` : "");
+}
+
+function addTick(stats) {
+  const last = state.ticks[state.ticks.length - 1];
+  if (last && stats.pts < last.pts) state.ticks = []; // a new timeline
+  state.ticks.push(stats);
+  if (state.ticks.length > 900) state.ticks.shift();
+}
+
+function onFace(face) {
+  state.faces.set(face.track_id, face);
+  if (face.character_id) {
+    const known = state.characters.get(face.character_id) || { name: face.character, seen: face.pts, face: null };
+    known.name = face.character || known.name;
+    known.seen = face.pts;
+    known.face = face;
+    state.characters.set(face.character_id, known);
+  }
+  for (const [track, f] of state.faces) if (face.pts - f.pts > 2 || face.pts < f.pts) state.faces.delete(track);
+  drawFaces();
+  drawCharacters();
+}
+
+function onCharacter(m) {
+  if (m.event === "removed") state.characters.delete(m.character_id);
+  else if (m.event !== "excluded") {
+    const known = state.characters.get(m.character_id) || { name: m.character, seen: m.pts, face: null };
+    known.name = m.character || known.name;
+    state.characters.set(m.character_id, known);
+  }
+  drawCharacters();
+}
+
+// ---- drawing -------------------------------------------------------------------------------------------------
+
+const percent = (v) => Math.round(v * 100);
+
+function drawAll() {
+  drawStats();
+  drawFaces();
+  drawCharacters();
+  drawAlerts();
+}
+
+function drawStats() {
+  const s = state.ticks[state.ticks.length - 1];
+  if (!s) {
+    $("shares").replaceChildren();
+    $("window").textContent = "waiting for the first statistics…";
+    drawTimeline();
+    return;
+  }
+  $("shares").replaceChildren(...POLARITIES.map((p) => {
+    const part = el("div", { class: p, title: `${p} ${percent(s.shares[p])} %` },
+      percent(s.shares[p]) >= 8 ? `${p} ${percent(s.shares[p])} %` : "");
+    part.style.width = `${percent(s.shares[p])}%`;
+    return part;
+  }));
+  $("window").textContent = s.face_frames
+    ? `${s.face_frames} face-frames of ${s.face_count} face(s); faces visible in ${percent(s.coverage)} % of frames; ` +
+      `mostly ${s.dominant || "—"}; media ${s.window_start.toFixed(1)}–${s.window_end.toFixed(1)} s`
+    : "no faces in the last 60 seconds";
+  drawTimeline();
+}
+
+function drawTimeline() {
+  const canvas = $("timeline"), g = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, left = 34, bottom = 20;
+  g.clearRect(0, 0, w, h);
+  const ticks = state.ticks;
+  const t0 = ticks.length ? ticks[0].pts : 0, t1 = ticks.length ? Math.max(ticks[ticks.length - 1].pts, t0 + 1) : 60;
+  const x = (t) => left + ((t - t0) / (t1 - t0)) * (w - left - 8);
+  const y = (v) => h - bottom - v * (h - bottom - 8);
+  g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "#888";
+  g.strokeStyle = "#333";
+  g.lineWidth = 1;
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    g.beginPath(); g.moveTo(left, y(v)); g.lineTo(w - 8, y(v)); g.stroke();
+    g.fillText(`${percent(v)}%`, 2, y(v) + 4);
+  }
+  const step = Math.max(1, Math.ceil((t1 - t0) / 8 / 5) * 5);
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) g.fillText(`${t} s`, x(t) - 8, h - 5);
+  g.strokeStyle = "#999"; g.setLineDash([4, 4]);
+  g.beginPath(); g.moveTo(left, y(0.5)); g.lineTo(w - 8, y(0.5)); g.stroke(); g.setLineDash([]);
+  for (const key of POLARITIES) {
+    g.strokeStyle = COLOURS[key]; g.lineWidth = 2; g.beginPath();
+    ticks.forEach((t, i) => (i ? g.lineTo(x(t.pts), y(t.shares[key])) : g.moveTo(x(t.pts), y(t.shares[key]))));
+    g.stroke();
+  }
+}
+
+function nameOf(characterId, fallback) {
+  const known = characterId && state.characters.get(characterId);
+  return (known && known.name) || fallback;
+}
+
+function drawFaces() {
+  const rows = [...state.faces.values()].map((f) => {
+    const uncertain = f.confidence < UNCERTAIN;
+    return el("tr", {},
+      el("td", {}, nameOf(f.character_id, `face ${f.track_id}`)),
+      el("td", uncertain ? { class: "uncertain", title: "low confidence" } : {}, uncertain ? `${f.label}?` : f.label),
+      el("td", {}, f.polarity),
+      el("td", {}, f.confidence.toFixed(2)),
+      el("td", {}, f.pts.toFixed(1)));
+  });
+  $("faces").replaceChildren(...rows);
+}
+
+function drawCharacters() {
+  const items = [...state.characters.entries()].map(([id, c]) => {
+    const now = c.face ? `${c.face.confidence < UNCERTAIN ? "maybe " : ""}${c.face.label} (${c.face.polarity})` : "";
+    const thumb = el("img", { src: `/characters/${encodeURIComponent(id)}/thumbnail`, alt: "" });
+    thumb.addEventListener("error", () => thumb.removeAttribute("src"));
+    return el("li", { "data-character": id },
+      thumb,
+      el("div", {}, el("div", { class: "who" }, c.name || "unnamed"), el("div", { class: "muted" }, now)),
+      el("button", { type: "button", onclick: () => rename(id, c.name) }, "Name…"));
+  });
+  $("characters").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "nobody identified yet")]));
+}
+
+function drawAlerts() {
+  const items = state.alerts.slice().reverse().map((a) => {
+    const who = a.character_id ? ` for ${nameOf(a.character_id, a.character || "a character")}` :
+      a.track_id != null ? ` for face ${a.track_id}` : "";
+    const why = a.reasons.length ? ` — held back: ${a.reasons.join(", ")}` : "";
+    return el("li", { class: a.kind === "alert" ? "alert" : "muted" },
+      `${a.kind === "alert" ? "ALERT" : "suppressed"}${who}: ${a.rule} = ${a.value.toFixed(2)} ` +
+      `(media ${a.window_start.toFixed(0)}–${a.window_end.toFixed(0)} s)${why}`);
+  });
+  $("alerts").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "none yet")]));
+}
+
+function refreshHeatmaps() {
+  if (!state.stream) return;
+  const stamp = Date.now(), id = encodeURIComponent(state.stream);
+  $("spatial").src = `/streams/${id}/heatmap?kind=spatial&window=60&t=${stamp}`;
+  $("temporal").src = `/streams/${id}/heatmap?kind=temporal&t=${stamp}`;
+}
+
+// ---- actions -------------------------------------------------------------------------------------------------
+
+async function rename(id, current) {
+  const name = prompt("Name this person (seen in every stream from now on):", current || "");
+  if (!name || !name.trim()) return;
+  const { response, body } = await api(`/characters/${encodeURIComponent(id)}`, {
+    method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: name.trim() }),
+  });
+  if (!response.ok) { notice(`Could not rename: ${body && body.detail}`); return; }
+  const known = state.characters.get(id);
+  if (known) known.name = body.name;
+  drawAll();
+}
+
+$("add").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const payload = { url: $("url").value.trim() };
+  if ($("name").value.trim()) payload.name = $("name").value.trim();
+  const { response, body } = await api("/streams", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload),
+  });
+  if (!response.ok) { notice(`Not added: ${body && body.detail}`); return; }
+  notice("");
+  refreshStreams(body.id);
+});
+
+$("stop").addEventListener("click", async () => {
+  if (!state.stream) return;
+  const { response, body } = await api(`/streams/${encodeURIComponent(state.stream)}`, { method: "DELETE" });
+  if (!response.ok) notice(`Could not stop: ${body && body.detail}`);
+});
+
+$("key").addEventListener("click", () => showLogin("Enter the service's API key."));
+$("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  apiKey = $("key-input").value || null;
+  if (apiKey) sessionStorage.setItem("apiKey", apiKey); else sessionStorage.removeItem("apiKey");
+  $("key-input").value = "";
+  $("login").hidden = true;
+  if (state.stream) { const id = state.stream; state.stream = null; refreshStreams(id); } else refreshStreams();
+});
+$("streams").addEventListener("change", (event) => watch(event.target.value));
+
+refreshStreams();
+setInterval(() => refreshStreams(), 5000);
+setInterval(refreshHeatmaps, 10000);
