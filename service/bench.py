@@ -26,7 +26,7 @@ from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
 from service.identity.embedder import CHIP_SIZE, FaceEmbedder
 from service.ingest.source import VideoSource, source_options
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 from service.pipeline.analysis import analyse, new_stream_state
 from service.runtime import build_pipeline
 from service.worker.timing import StageTimer
@@ -61,7 +61,7 @@ def _embedder_ms_per_face(embedder: FaceEmbedder, batch: int = 4, rounds: int = 
 
 def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_json: bool) -> dict:
     path = Path(clip) if clip else DEMO_CLIP
-    spec = parse_source(str(path), allow_local_files=True)
+    spec = parse_source(str(path), SourcePolicy.operator())
     timer = StageTimer()
     pipeline = build_pipeline(settings, timer)
     target = connect(settings)

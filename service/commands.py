@@ -15,7 +15,7 @@ from service.bus.connection import connect
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 
 log = logging.getLogger(__name__)
 DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
@@ -37,8 +37,9 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
     from service.runtime import build_worker
 
-    settings = settings.model_copy(update={"allow_local_files": True})
-    spec = parse_source(clip or str(DEMO_CLIP), allow_local_files=True)  # a bad path fails before anything starts
+    spec = parse_source(clip or str(DEMO_CLIP), SourcePolicy.operator())  # a bad path fails before anything starts
+    media = sorted({*settings.media_dirs, Path(spec.url).parent})  # the demo's own clip must be playable
+    settings = settings.model_copy(update={"allow_local_files": True, "media_dirs": media})
     target = connect(settings)
     stop = threading.Event()
     runner = build_worker(settings, target)

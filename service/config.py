@@ -6,9 +6,10 @@ read when a process starts (``Settings()``), never at import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.analytics.observations import POLARITIES
@@ -55,7 +56,14 @@ class Settings(BaseSettings):
     polarity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_POLARITY))
 
     # ingest
-    allow_local_files: bool = Field(True, description="accept local file paths as stream URLs (off in production)")
+    allow_local_files: bool = Field(False, description="accept local file paths as stream URLs (the demo turns it on)")
+    media_dirs: list[Path] = Field(
+        default_factory=list, description="with allow_local_files: the only directories files may come from"
+    )
+    source_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs stream URLs may reach besides public addresses (say an internal RTMP server's network)",
+    )
     default_analysis_fps: float = Field(5.0, gt=0, le=60)
     max_analysis_fps: float = Field(30.0, gt=0, le=120)
     open_timeout_s: float = Field(10.0, gt=0, description="timeout to open a stream")
@@ -109,6 +117,19 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         """Compose passes ``${EMOTION_API_KEY:-}``: an empty value means none, not the empty string."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("source_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network.strip(), strict=False)  # ValueError names the bad one
+        return value
+
+    @model_validator(mode="after")
+    def _files_need_a_place(self) -> Settings:
+        if self.allow_local_files and not self.media_dirs:
+            raise ValueError("allow_local_files needs media_dirs: the directories stream files may come from")
+        return self
 
     @field_validator("polarity_map")
     @classmethod

@@ -16,13 +16,13 @@ from pathlib import Path
 from models.evaluation.metrics import flip_rate
 from service.config import Settings
 from service.ingest.source import VideoSource, source_options
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 from service.pipeline.analysis import analyse, new_stream_state
 from service.runtime import build_pipeline
 
 
 def evaluate_clip(settings: Settings, clip: Path, fps: float) -> dict:
-    spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before any model loads
+    spec = parse_source(str(clip), SourcePolicy.operator())  # a bad path fails before any model loads
     pipeline = build_pipeline(settings)
     state = new_stream_state(settings, pipeline, "eval")
     source = VideoSource(spec, source_options(settings, fps), threading.Event())

@@ -22,7 +22,7 @@ import numpy as np
 from models.device import resolve_device
 from service.config import Settings
 from service.ingest.source import VideoSource, source_options
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 from service.runtime import build_detector
 from service.vision.alignment import model_crop
 from service.vision.shot_cuts import ShotCutDetector
@@ -33,7 +33,7 @@ CROP_SIZE = 48  # the emotion network's input side (grey)
 
 def collect_tracks(settings: Settings, clip: Path, fps: float, min_frames: int) -> dict[str, np.ndarray]:
     """Every track of ``clip`` seen on at least ``min_frames`` analysed frames, as the arrays described above."""
-    spec = parse_source(str(clip), allow_local_files=True)  # a bad path fails before MTCNN loads
+    spec = parse_source(str(clip), SourcePolicy.operator())  # a bad path fails before MTCNN loads
     detector = build_detector(settings, resolve_device(settings.device))
     tracker, cuts = IouTracker(settings.track_iou, settings.track_max_age_s), ShotCutDetector()
     source = VideoSource(spec, source_options(settings, fps), threading.Event())

@@ -15,6 +15,7 @@ from service.config import Settings
 from service.ingest.source import SourceOptions, source_options
 
 DATA = Path(__file__).parent / "data"
+LOOPBACK = ["127.0.0.0/8", "::1/128"]  # tests' own servers: allow-listed where a test needs them, refused by default
 
 
 def source_opts(analysis_fps: float, **changes) -> SourceOptions:

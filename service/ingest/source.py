@@ -22,12 +22,21 @@ from av.video.reformatter import VideoReformatter
 from service.config import Settings
 from service.ingest.frames import VideoFrame
 from service.ingest.sampling import PtsSampler
-from service.ingest.urls import SourceSpec
+from service.ingest.urls import (
+    HTTP_SCHEMES,
+    InvalidSourceError,
+    SourceSpec,
+    pinned_url,
+    redact_text,
+    redact_url,
+)
 from service.schemas import StreamStatus
 
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[StreamStatus, str | None], None]
+# what FFmpeg may open for a guarded HTTP(S) source and the URLs its playlists name: no file:, data: or pipes
+GUARDED_HTTP_PROTOCOLS = "http,https,tcp,tls,crypto,httpproxy"
 
 
 class SourceError(RuntimeError):
@@ -46,10 +55,15 @@ class SourceOptions:
     reconnect_attempts: int
     reconnect_backoff_s: float
     max_frame_side: int
+    http_proxy: str | None = None  # the worker's egress proxy (``service.ingest.egress``) for guarded HTTP(S)
 
 
 def source_options(
-    settings: Settings, analysis_fps: float, realtime: bool = False, loop: bool = False
+    settings: Settings,
+    analysis_fps: float,
+    realtime: bool = False,
+    loop: bool = False,
+    http_proxy: str | None = None,
 ) -> SourceOptions:
     """The options of one stream: its own rate and pacing, everything else from the settings."""
     return SourceOptions(
@@ -61,6 +75,7 @@ def source_options(
         reconnect_attempts=settings.reconnect_attempts,
         reconnect_backoff_s=settings.reconnect_backoff_s,
         max_frame_side=settings.max_frame_side,
+        http_proxy=http_proxy,
     )
 
 
@@ -78,7 +93,7 @@ def _target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".strip()
+    return redact_text(f"{type(exc).__name__}: {exc}".strip())
 
 
 class VideoSource:
@@ -98,16 +113,32 @@ class VideoSource:
         self._index = 0
 
     def _open(self) -> av.container.InputContainer:
-        options = {"rtsp_transport": "tcp"} if self.spec.url.startswith("rtsp") else {}
-        return av.open(
-            self.spec.url, options=options, timeout=(self.options.open_timeout_s, self.options.read_timeout_s)
-        )
+        url, options = self._target()
+        return av.open(url, options=options, timeout=(self.options.open_timeout_s, self.options.read_timeout_s))
+
+    def _target(self) -> tuple[str, dict[str, str]]:
+        """What FFmpeg opens, checked again on every (re)connect: HTTP(S) and everything an HLS playlist names go
+        through the egress proxy; other network protocols connect to the address just checked."""
+        scheme = self.spec.scheme
+        options = {"rtsp_transport": "tcp"} if scheme.startswith("rtsp") else {}
+        if self.spec.local or self.spec.addresses is None:
+            return self.spec.url, options
+        if scheme in HTTP_SCHEMES:
+            if self.options.http_proxy is None:
+                raise InvalidSourceError("guarded HTTP sources need the worker's egress proxy")
+            options.update(http_proxy=self.options.http_proxy, protocol_whitelist=GUARDED_HTTP_PROTOCOLS)
+            return self.spec.url, options
+        return pinned_url(self.spec), options
 
     def frames(self) -> Iterator[VideoFrame]:
         failures = 0
         while not self.stop.is_set():
             try:
                 container = self._open()
+            except InvalidSourceError as exc:
+                failures += 1
+                self._retry_or_raise(str(exc), failures)
+                continue
             except (av.error.FFmpegError, OSError) as exc:
                 failures += 1
                 self._retry_or_raise(f"could not open stream: {_describe(exc)}", failures)
@@ -148,7 +179,7 @@ class VideoSource:
             )
         delay = min(self.options.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
         self.counters.reconnects += 1
-        log.warning("%s: %s; reconnect %d in %.1fs", self.spec.url, reason, failures, delay)
+        log.warning("%s: %s; reconnect %d in %.1fs", redact_url(self.spec.url), reason, failures, delay)
         self.on_status(StreamStatus.RECONNECTING, reason)
         self.stop.wait(delay)
         self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps

@@ -25,8 +25,10 @@ from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.identity.characters import GalleryEntry
+from service.ingest.address_policy import AddressPolicy
+from service.ingest.egress import EgressProxy
 from service.ingest.source import source_options
-from service.ingest.urls import InvalidSourceError, parse_source
+from service.ingest.urls import InvalidSourceError, SourcePolicy, parse_source, redact_url
 from service.pipeline.analysis import analyse, new_stream_state
 from service.pipeline.faces import FacePipeline
 from service.schemas import StreamStatus
@@ -78,11 +80,15 @@ class Worker:
         self.jobs: dict[str, StreamJob] = {}
         self.latencies_ms: deque[float] = deque(maxlen=1000)  # decode -> published, recent frames
         self._next_poll = 0.0
+        self.sources = SourcePolicy.of(settings)
+        # every HTTP(S) connection of every stream (HLS segments and redirects too) goes through this
+        self.egress = EgressProxy(self.sources.addresses or AddressPolicy(), timeout_s=settings.read_timeout_s)
 
     # lifecycle
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.worker_id)
         outage = 0
+        self.egress.start()
         try:
             while not stop.is_set():
                 try:
@@ -95,6 +101,7 @@ class Worker:
                     stop.wait(delay)
         finally:
             self._shutdown()
+            self.egress.stop()
 
     def _step(self, stop: threading.Event) -> None:
         now = time.monotonic()
@@ -225,7 +232,7 @@ class Worker:
             return
         try:
             state = new_stream_state(self.settings, self.pipeline, stream_id, info.alert_rules)
-            spec = parse_source(info.url, self.settings.allow_local_files)
+            spec = parse_source(info.url, self.sources)
         except (InvalidSourceError, ValueError) as exc:
             self.jobs[stream_id] = StreamJob.failed(
                 info, new_stream_state(self.settings, self.pipeline, stream_id), str(exc)
@@ -235,13 +242,13 @@ class Worker:
         self.jobs[stream_id] = StreamJob.start(
             info,
             spec,
-            source_options(self.settings, info.analysis_fps, info.realtime, info.loop),
+            source_options(self.settings, info.analysis_fps, info.realtime, info.loop, self.egress.url),
             state,
             self.settings.frame_queue_size,
             self.registry.control(stream_id)[1],
             on_status=lambda status, reason: self._status(stream_id, status, reason),
         )
-        log.info("stream %s claimed: %s", stream_id, info.url)
+        log.info("stream %s claimed: %s", stream_id, redact_url(info.url))
 
     def _status(self, stream_id: str, status: StreamStatus, reason: str | None) -> None:
         """Called from decode threads on RUNNING / RECONNECTING; a Redis outage must not fail the stream."""

@@ -126,7 +126,9 @@ def test_frequent_cuts_suppress_the_alert_and_count_why(service, stills, tmp_pat
 
 
 def test_alert_rules_are_validated_and_replaceable(service):
-    bad = httpx.post(f"{service.base}/streams", json={"url": "rtmp://x/y", "alert_rules": [{**RULE, "metric": "joy"}]})
+    bad = httpx.post(
+        f"{service.base}/streams", json={"url": "rtmp://localhost/y", "alert_rules": [{**RULE, "metric": "joy"}]}
+    )
     assert bad.status_code == 422 and "joy" in bad.json()["detail"]
     stream = post(service.base, {"url": "rtmp://127.0.0.1:9/none"})
     assert httpx.get(f"{service.base}/streams/{stream['id']}/alert-rules").json()[0]["metric"] == "negative_share"

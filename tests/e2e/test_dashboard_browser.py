@@ -20,6 +20,7 @@ from PIL import Image
 
 from service.api.app import create_app
 from service.config import Settings
+from tests.conftest import LOOPBACK
 from tests.e2e.conftest import _free_port
 from tests.edited_clips import read_frames
 
@@ -106,7 +107,7 @@ def test_names_with_markup_and_script_show_as_text_and_nothing_runs(service, bro
 @pytest.fixture
 def secured(redis_url: str, key_prefix: str) -> Iterator[str]:
     """An API (no worker) that needs the key ``s3cret`` for every mutation and WebSocket."""
-    settings = Settings(key_prefix=key_prefix, api_key="s3cret")
+    settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, api_key="s3cret")
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
@@ -123,7 +124,7 @@ def secured(redis_url: str, key_prefix: str) -> Iterator[str]:
 
 
 def test_with_an_api_key_the_dashboard_asks_once_and_then_works(secured, browser):
-    body = {"url": "rtmp://x/y", "name": "studio"}
+    body = {"url": "rtmp://localhost/y", "name": "studio"}
     created = httpx.post(f"{secured}/streams", json=body, headers={"X-API-Key": "s3cret"})
     assert created.status_code == 201
     page = open_page(browser, secured + "/")
@@ -133,7 +134,7 @@ def test_with_an_api_key_the_dashboard_asks_once_and_then_works(secured, browser
     page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('starting')", timeout=10_000)
     assert page.evaluate("sessionStorage.getItem('apiKey')") == "s3cret"
     assert page.evaluate("localStorage.length") == 0  # kept for the tab only
-    page.fill("#url", "rtmp://x/other")
+    page.fill("#url", "rtmp://localhost/other")
     page.fill("#name", "second camera")
     page.click("#add button[type=submit]")
     page.wait_for_function(

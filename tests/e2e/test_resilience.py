@@ -54,7 +54,9 @@ def start_redis(directory) -> subprocess.Popen:
 def test_worker_rides_out_a_redis_restart(tmp_path):
     server = start_redis(tmp_path)
     url = f"redis://127.0.0.1:{PORT}/0"
-    settings = Settings(key_prefix="resilience", poll_interval_s=0.2, device="cpu", allow_local_files=True)
+    settings = Settings(
+        key_prefix="resilience", poll_interval_s=0.2, device="cpu", allow_local_files=True, media_dirs=[DATA]
+    )
     client = redis.Redis.from_url(url, decode_responses=True)
     keys = Keys(settings.key_prefix)
     registry = StreamRegistry(client, keys)

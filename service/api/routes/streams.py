@@ -17,7 +17,7 @@ from service.api.deps import (
     publish_status,
 )
 from service.api.routes.analytics import check_rules
-from service.ingest.urls import InvalidSourceError, parse_source
+from service.ingest.urls import InvalidSourceError, SourcePolicy, parse_source, redact_url
 from service.schemas import (
     CHARACTER_ID,
     DEFAULT_ALERT_RULES,
@@ -35,6 +35,8 @@ router = APIRouter(prefix="/streams", tags=["streams"])
 
 
 def _with_links(info: StreamInfo) -> StreamInfo:
+    """The record as callers see it: links added, credentials in the URL redacted (kept for the worker only)."""
+    info.url = redact_url(info.url)
     base = f"/streams/{info.id}"
     info.links = {
         "self": base,
@@ -60,7 +62,7 @@ def create_stream(
 ) -> StreamInfo:
     """Registers a stream; a worker claims it and starts analysis within about a second."""
     try:
-        spec = parse_source(body.url, settings.allow_local_files)
+        spec = parse_source(body.url, SourcePolicy.of(settings))
     except InvalidSourceError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     fps = body.analysis_fps or settings.default_analysis_fps

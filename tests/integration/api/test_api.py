@@ -1,5 +1,7 @@
 """The REST API against a real Redis (no worker): validation, registry, history paging, stop."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -11,14 +13,14 @@ from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.schemas import FaceEvent, StreamStatus
 from service.wire import encode, status_message
-from tests.conftest import DATA
+from tests.conftest import DATA, LOOPBACK
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
 def settings(key_prefix):
-    return Settings(key_prefix=key_prefix, allow_local_files=True)
+    return Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, allow_local_files=True, media_dirs=[DATA])
 
 
 @pytest.fixture
@@ -34,13 +36,15 @@ def test_healthz(api):
 
 def test_create_and_read_back(api):
     response = api.post(
-        "/streams", json={"url": "rtmp://live.example.com/app/key", "name": "studio 1", "analysis_fps": 4}
+        "/streams", json={"url": "rtmp://user:pw@localhost/app/key", "name": "studio 1", "analysis_fps": 4}
     )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "starting" and body["analysis_fps"] == 4 and body["name"] == "studio 1"
     assert body["links"]["live"] == f"/ws/streams/{body['id']}"
-    assert api.get(f"/streams/{body['id']}").json()["url"] == "rtmp://live.example.com/app/key"
+    assert body["url"] == "rtmp://***@localhost/app/key"  # the worker gets the credentials, readers do not
+    assert api.get(f"/streams/{body['id']}").json()["url"] == "rtmp://***@localhost/app/key"
+    assert api.get("/streams").json()["streams"][0]["url"] == "rtmp://***@localhost/app/key"
     assert [s["id"] for s in api.get("/streams").json()["streams"]] == [body["id"]]
     stats = api.get(f"/streams/{body['id']}/stats").json()
     assert stats == {"stream_id": body["id"], "status": "starting", "stats": None}
@@ -52,12 +56,12 @@ def test_create_and_read_back(api):
     ("body", "reason"),
     [
         ({}, "url: Field required"),
-        ({"url": "rtmp://x/y", "analysis_fps": -1}, "analysis_fps: Input should be greater than 0"),
-        ({"url": "rtmp://x/y", "analysis_fps": 500}, "exceeds the maximum"),
-        ({"url": "rtmp://x/y", "colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"url": "rtmp://localhost/y", "analysis_fps": -1}, "analysis_fps: Input should be greater than 0"),
+        ({"url": "rtmp://localhost/y", "analysis_fps": 500}, "exceeds the maximum"),
+        ({"url": "rtmp://localhost/y", "colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"url": "ftp://x/y.mp4"}, "unsupported URL scheme 'ftp'"),
         ({"url": "/no/such/file.mp4"}, "no such file"),
-        ({"url": "rtmp://x/y", "loop": True}, "loop and realtime apply to files"),
+        ({"url": "rtmp://localhost/y", "loop": True}, "loop and realtime apply to files"),
         ({"url": 42}, "url: Input should be a valid string"),
     ],
 )
@@ -73,7 +77,7 @@ def test_not_json_is_422(api):
 
 
 def test_local_files_refused_when_disabled(redis_url, key_prefix):
-    settings = Settings(key_prefix=key_prefix, allow_local_files=False)
+    settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, allow_local_files=False)
     with TestClient(create_app(settings, redis_url)) as api:
         response = api.post("/streams", json={"url": str(DATA / "single_face.mp4")})
     assert response.status_code == 422 and "local files are disabled" in response.json()["detail"]
@@ -104,7 +108,7 @@ def face_message(stream_id: str, pts: float) -> dict:
 
 
 def test_events_paging_with_cursor_and_type_filter(api, settings, client):
-    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
     publisher = Publisher(client, Keys(settings.key_prefix), 10_000)
     publisher.emit(stream_id, [encode(face_message(stream_id, pts=i / 10)) for i in range(25)])
     publisher.emit(stream_id, [encode(status_message(stream_id, StreamStatus.RUNNING))])
@@ -121,7 +125,7 @@ def test_events_paging_with_cursor_and_type_filter(api, settings, client):
 
 
 def test_delete_unclaimed_stream_stops_it_and_purge_removes_it(api):
-    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
     stopped = api.delete(f"/streams/{stream_id}").json()
     assert stopped["status"] == "stopped" and stopped["reason"] == "stopped by request"
     assert api.delete(f"/streams/{stream_id}", params={"purge": "true"}).status_code == 204
@@ -135,12 +139,12 @@ def test_openapi_documents_the_message_schemas(api):
 
 
 def test_api_key_guards_mutations_and_websockets(redis_url, key_prefix):
-    settings = Settings(key_prefix=key_prefix, api_key="s3cret")
+    settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, api_key="s3cret")
     with TestClient(create_app(settings, redis_url)) as api:
-        assert api.post("/streams", json={"url": "rtmp://x/y"}).status_code == 401
-        wrong = api.post("/streams", json={"url": "rtmp://x/y"}, headers={"X-API-Key": "nope"})
+        assert api.post("/streams", json={"url": "rtmp://localhost/y"}).status_code == 401
+        wrong = api.post("/streams", json={"url": "rtmp://localhost/y"}, headers={"X-API-Key": "nope"})
         assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
-        created = api.post("/streams", json={"url": "rtmp://x/y"}, headers={"X-API-Key": "s3cret"})
+        created = api.post("/streams", json={"url": "rtmp://localhost/y"}, headers={"X-API-Key": "s3cret"})
         assert created.status_code == 201
         stream_id = created.json()["id"]
         assert api.get(f"/streams/{stream_id}").status_code == 200  # reads stay open
@@ -154,7 +158,7 @@ def test_api_key_guards_mutations_and_websockets(redis_url, key_prefix):
 
 
 def test_metrics_report_streams_and_worker_stages(api, settings, client):
-    stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+    stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
     registry = StreamRegistry(client, Keys(settings.key_prefix))
     registry.update_progress(stream_id, {"frames_analysed": 42}, media_time=8.4)
     registry.heartbeat("host-1", {"streams": [stream_id], "stages": {"detect": {"total_ms": 1500.0, "items": 30}}}, 5)
@@ -166,9 +170,9 @@ def test_metrics_report_streams_and_worker_stages(api, settings, client):
 
 
 def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url, key_prefix, client):
-    settings = Settings(key_prefix=key_prefix, ws_queue_size=8)
+    settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, ws_queue_size=8)
     with TestClient(create_app(settings, redis_url)) as api:
-        stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+        stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
         publisher = Publisher(client, Keys(key_prefix), 10_000)
         with api.websocket_connect(f"/ws/streams/{stream_id}") as ws:
             assert ws.receive_json()["status"] == "starting"
@@ -178,3 +182,22 @@ def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url,
                 published += publisher.emit(stream_id, faces)
             received = [ws.receive_json()["id"] for _ in range(len(published))]
     assert received == published
+
+
+def test_internal_addresses_and_files_are_refused_alike_whatever_answers_there(redis_url, key_prefix):
+    """Default settings: loopback in any spelling is refused before anything connects, and the answer is the same
+    whether a server listens there (Redis on 6379) or not (port 9); file probes all get one answer too."""
+    with TestClient(create_app(Settings(key_prefix=key_prefix), redis_url)) as api:
+        answers = set()
+        for url in ("http://127.0.0.1:6379/", "http://127.0.0.1:9/", "http://2130706433:6379/", "HTTP://LOCALHOST:9/"):
+            response = api.post("/streams", json={"url": url})
+            assert response.status_code == 422
+            answers.add(re.sub(r"host '[^']*'", "host H", response.json()["detail"]))  # only the name differs
+        assert len(answers) == 1 and "address is not allowed" in answers.pop()
+        assert api.get("/streams").json()["streams"] == []
+    files = Settings(key_prefix=key_prefix, allow_local_files=True, media_dirs=[DATA])
+    with TestClient(create_app(files, redis_url)) as api:
+        probes = ["/etc/shadow", "/proc/1/environ", "/dev/zero", f"{DATA}/../conftest.py", f"{DATA}/missing.mp4"]
+        details = {api.post("/streams", json={"url": probe}).json()["detail"] for probe in probes}
+        assert details == {"no such file in the media directories"}
+        assert api.post("/streams", json={"url": str(DATA / "no_face.mp4")}).status_code == 201

@@ -11,13 +11,14 @@ from service.api.app import create_app
 from service.bus.gallery import ENROLLED, GalleryStore
 from service.bus.keys import Keys
 from service.config import Settings
+from tests.conftest import LOOPBACK
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
 def settings(key_prefix):
-    return Settings(key_prefix=key_prefix, api_key="secret")
+    return Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, api_key="secret")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.config import Settings
 from service.wire import alert_message, encode
+from tests.conftest import LOOPBACK
 from tests.integration.api.test_api import face_message
 
 pytestmark = pytest.mark.redis
@@ -25,9 +26,9 @@ def alert(stream_id: str, pts: float) -> dict:
 
 @pytest.fixture
 def setup(redis_url, key_prefix, client):
-    settings = Settings(key_prefix=key_prefix, ws_max_replay=300, ws_snapshot_alerts=5)
+    settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, ws_max_replay=300, ws_snapshot_alerts=5)
     with TestClient(create_app(settings, redis_url)) as api:
-        stream_id = api.post("/streams", json={"url": "rtmp://x/y"}).json()["id"]
+        stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
         yield api, stream_id, Publisher(client, Keys(key_prefix), 100_000)
 
 

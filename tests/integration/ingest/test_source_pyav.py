@@ -6,13 +6,15 @@ import time
 import pytest
 
 from service.ingest.source import SourceError, VideoSource
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 from service.schemas import StreamStatus
 from tests.conftest import DATA, source_opts
 
 
 def frames_of(name: str, **options):
-    source = VideoSource(parse_source(str(DATA / name), True), source_opts(**options), threading.Event())
+    source = VideoSource(
+        parse_source(str(DATA / name), SourcePolicy.operator()), source_opts(**options), threading.Event()
+    )
     return source, list(source.frames())
 
 
@@ -35,7 +37,9 @@ def test_frames_are_capped_to_max_side_and_scale_maps_back():
 def test_loop_keeps_media_time_increasing():
     stop = threading.Event()
     source = VideoSource(
-        parse_source(str(DATA / "single_face.mp4"), True), source_opts(analysis_fps=5, loop=True), stop
+        parse_source(str(DATA / "single_face.mp4"), SourcePolicy.operator()),
+        source_opts(analysis_fps=5, loop=True),
+        stop,
     )
     pts = []
     for frame in source.frames():
@@ -58,7 +62,7 @@ def test_realtime_paces_to_media_time():
 def test_status_callback_reports_running():
     seen = []
     source = VideoSource(
-        parse_source(str(DATA / "no_face.mp4"), True),
+        parse_source(str(DATA / "no_face.mp4"), SourcePolicy.operator()),
         source_opts(analysis_fps=1),
         threading.Event(),
         on_status=lambda s, r: seen.append(s),
@@ -69,7 +73,7 @@ def test_status_callback_reports_running():
 
 def test_unreachable_http_source_fails_with_a_reason():
     source = VideoSource(
-        parse_source("http://127.0.0.1:9/missing.mp4", False),
+        parse_source("http://127.0.0.1:9/missing.mp4", SourcePolicy.operator()),
         source_opts(analysis_fps=5, open_timeout_s=2),
         threading.Event(),
     )
@@ -80,7 +84,7 @@ def test_unreachable_http_source_fails_with_a_reason():
 def test_live_source_reconnects_with_backoff_then_gives_up():
     statuses = []
     source = VideoSource(
-        parse_source("rtsp://127.0.0.1:9/live", False),
+        parse_source("rtsp://127.0.0.1:9/live", SourcePolicy.operator()),
         source_opts(analysis_fps=5, open_timeout_s=1, reconnect_attempts=2, reconnect_backoff_s=0.05),
         threading.Event(),
         on_status=lambda s, r: statuses.append(s),
@@ -94,6 +98,8 @@ def test_live_source_reconnects_with_backoff_then_gives_up():
 def test_file_that_is_not_video_fails_cleanly(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 100)
-    source = VideoSource(parse_source(str(junk), True), source_opts(analysis_fps=5), threading.Event())
+    source = VideoSource(
+        parse_source(str(junk), SourcePolicy.operator()), source_opts(analysis_fps=5), threading.Event()
+    )
     with pytest.raises(SourceError):
         list(source.frames())

@@ -8,7 +8,7 @@ import torch
 
 from service.config import Settings
 from service.ingest.source import VideoSource
-from service.ingest.urls import parse_source
+from service.ingest.urls import SourcePolicy, parse_source
 from service.runtime import build_detector
 from service.vision.alignment import FER_TEMPLATE, apply_transform, similarity_transform
 from service.vision.detector import FaceDetector
@@ -26,7 +26,7 @@ def sampled(name: str, fps: float = 2):
     return [
         f.image
         for f in VideoSource(
-            parse_source(str(DATA / name), True), source_opts(analysis_fps=fps), threading.Event()
+            parse_source(str(DATA / name), SourcePolicy.operator()), source_opts(analysis_fps=fps), threading.Event()
         ).frames()
     ]
 
