@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     media_dirs: list[Path] = Field(
         default_factory=list, description="with allow_local_files: the only directories files may come from"
     )
+    max_source_pixels: int = Field(
+        3840 * 2160, ge=64 * 64, description="sources with more pixels per frame are refused (default 4K UHD)"
+    )
+    max_file_duration_s: float = Field(6 * 3600.0, gt=0, description="files longer than this are refused")
     source_allow_networks: list[str] = Field(
         default_factory=list,
         description="CIDRs stream URLs may reach besides public addresses (say an internal RTMP server's network)",
@@ -98,6 +102,11 @@ class Settings(BaseSettings):
     window_s: float = Field(60.0, gt=0, description="sliding window of the stats")
     stats_interval_s: float = Field(1.0, gt=0, description="media seconds between stats ticks")
     events_maxlen: int = Field(100_000, ge=100, description="approximate cap of each stream's event history")
+    # admission
+    max_streams: int = Field(64, ge=1, description="streams running or waiting at once; beyond, POST gets 429")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="request body limit (enrolment uploads excepted)")
+    mutation_rate_per_min: float = Field(120.0, gt=0, description="changes (POST/PUT/PATCH/DELETE) per client")
+    mutation_burst: int = Field(30, ge=1, description="changes a client may make at once before the rate applies")
     ws_queue_size: int = Field(256, ge=8, description="messages buffered per WebSocket client before a catch-up")
     ws_max_replay: int = Field(
         5000, ge=100, description="history messages one catch-up may send a WebSocket; beyond, it is closed (4408)"

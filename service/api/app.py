@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from service.api.limits import BodyLimit, RateLimiter
 from service.api.live import LiveHub
 from service.api.routes import analytics, characters, health, live_ws, metrics, streams
 from service.bus.gallery import GalleryStore
@@ -63,6 +64,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.gallery = GalleryStore(app.state.keyframes.client, keys)
         app.state.publisher = Publisher(app.state.redis, keys, settings.events_maxlen)
         app.state.hub = LiveHub(app.state.aredis, keys, settings.ws_queue_size)
+        app.state.rate_limiter = RateLimiter(settings.mutation_rate_per_min, settings.mutation_burst)
         await app.state.hub.start()
         try:
             yield
@@ -80,6 +82,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         docs_url=None,  # served below from the package's own Swagger UI files, not a CDN
         redoc_url=None,
     )
+
+    upload = settings.enrol_max_images * settings.enrol_max_image_bytes + settings.max_body_bytes
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=upload, upload_paths=("/characters",))
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):

@@ -77,9 +77,19 @@ def key_matches(settings: Settings, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), settings.api_key.get_secret_value().encode())
 
 
-def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
+def guard_mutation(request: Request, settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Every mutation: the client's rate limit first (wrong keys count too, so the key cannot be guessed
+    quickly), then the API key."""
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.rate_limiter.take(client)
+    if wait > 0:
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many changes from this client; retry in {wait:.0f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
     if not key_matches(settings, x_api_key):
         raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
 
-ApiKeyDep = Depends(require_api_key)
+MutationDep = Depends(guard_mutation)

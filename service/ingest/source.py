@@ -56,6 +56,8 @@ class SourceOptions:
     reconnect_backoff_s: float
     max_frame_side: int
     http_proxy: str | None = None  # the worker's egress proxy (``service.ingest.egress``) for guarded HTTP(S)
+    max_pixels: int = 3840 * 2160
+    max_file_duration_s: float = 6 * 3600.0
 
 
 def source_options(
@@ -76,6 +78,8 @@ def source_options(
         reconnect_backoff_s=settings.reconnect_backoff_s,
         max_frame_side=settings.max_frame_side,
         http_proxy=http_proxy,
+        max_pixels=settings.max_source_pixels,
+        max_file_duration_s=settings.max_file_duration_s,
     )
 
 
@@ -184,10 +188,23 @@ class VideoSource:
         self.stop.wait(delay)
         self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
 
+    def _check_limits(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        """Refuses, with the numbers, a picture or a file larger than the service is set up for."""
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > self.options.max_pixels:
+            raise SourceError(
+                f"resolution {width}x{height} is above this service's limit of {self.options.max_pixels} pixels"
+            )
+        duration = container.duration / av.time_base if container.duration else None
+        if not self.spec.live and duration is not None and duration > self.options.max_file_duration_s:
+            limit = self.options.max_file_duration_s
+            raise SourceError(f"file lasts {duration:.0f} s, longer than this service's limit of {limit:.0f} s")
+
     def _decode(self, container: av.container.InputContainer) -> Iterator[VideoFrame]:
         if not container.streams.video:
             raise SourceError("source has no video stream")
         stream = container.streams.video[0]
+        self._check_limits(container, stream)
         stream.thread_type = "AUTO"
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = float(stream.average_rate or 25)

@@ -27,7 +27,7 @@ from service.analytics import (
     render_temporal_png,
     unique_rule_names,
 )
-from service.api.deps import ApiKeyDep, HistoryDep, KeyframesDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import HistoryDep, KeyframesDep, MutationDep, RegistryDep, SettingsDep, StreamDep
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
 from service.schemas import (
@@ -117,7 +117,7 @@ def get_alert_rules(info: StreamDep) -> list[AlertRule]:
 
 @router.put(
     "/{stream_id}/alert-rules",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     response_model=list[AlertRule],
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )

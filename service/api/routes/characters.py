@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import ApiKeyDep, GalleryDep, RedisDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import GalleryDep, MutationDep, RedisDep, RegistryDep, SettingsDep, StreamDep
 from service.bus.gallery import ENROLLED, GalleryStore, StoredCharacter
 from service.config import Settings
 from service.schemas import CHARACTER_ID, ErrorBody, StreamCharacter
@@ -96,7 +96,7 @@ CharacterDep = Annotated[StoredCharacter, Depends(existing_character)]
 @router.post(
     "/characters",
     status_code=201,
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     response_model=EnrolResult,
     responses={422: {"model": ErrorBody}, 503: {"model": ErrorBody}, 504: {"model": ErrorBody}},
 )
@@ -180,7 +180,7 @@ def get_thumbnail(stored: CharacterDep, gallery: GalleryDep) -> Response:
 
 @router.patch(
     "/characters/{character_id}",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     response_model=CharacterInfo,
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
@@ -196,7 +196,7 @@ def rename_character(stored: CharacterDep, body: CharacterPatch, gallery: Galler
 
 
 @router.delete(
-    "/characters/{character_id}", dependencies=[ApiKeyDep], status_code=204, responses={404: {"model": ErrorBody}}
+    "/characters/{character_id}", dependencies=[MutationDep], status_code=204, responses={404: {"model": ErrorBody}}
 )
 def delete_character(stored: CharacterDep, gallery: GalleryDep) -> Response:
     """Deletes the character with its embeddings and thumbnail; its tracks become unidentified."""
@@ -206,7 +206,7 @@ def delete_character(stored: CharacterDep, gallery: GalleryDep) -> Response:
 
 @router.post(
     "/characters/{character_id}/merge",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     response_model=CharacterInfo,
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
@@ -255,7 +255,7 @@ def characters_of_stream(stream_id: str, gallery: GalleryStore) -> list[StreamCh
 
 @router.post(
     "/streams/{stream_id}/tracks/{track_id}/not-character",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     status_code=202,
     responses={404: {"model": ErrorBody}},
 )

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from service.api.deps import (
-    ApiKeyDep,
     GalleryDep,
     HistoryDep,
+    MutationDep,
     PublisherDep,
     RegistryDep,
     SettingsDep,
@@ -52,10 +52,13 @@ def _with_links(info: StreamInfo) -> StreamInfo:
 
 @router.post(
     "",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     status_code=status.HTTP_201_CREATED,
     response_model=StreamInfo,
-    responses={422: {"model": ErrorBody, "description": "invalid body or URL"}},
+    responses={
+        422: {"model": ErrorBody, "description": "invalid body or URL"},
+        429: {"model": ErrorBody, "description": "too many changes from this client, or too many streams"},
+    },
 )
 def create_stream(
     body: StreamCreate, registry: RegistryDep, settings: SettingsDep, publisher: PublisherDep
@@ -74,6 +77,13 @@ def create_stream(
         raise HTTPException(status_code=422, detail="loop and realtime apply to files, not to live sources")
     rules = list(DEFAULT_ALERT_RULES) if body.alert_rules is None else body.alert_rules
     check_rules(rules)
+    active = sum(s.status not in TERMINAL_STATUSES for s in registry.list())
+    if active >= settings.max_streams:
+        raise HTTPException(
+            status_code=429,
+            detail=f"this service runs at most {settings.max_streams} streams at once; stop one or try later",
+            headers={"Retry-After": "30"},
+        )
     info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules)
     publish_status(publisher, info.id, StreamStatus.STARTING)
     return _with_links(info)
@@ -91,7 +101,7 @@ def get_stream(info: StreamDep) -> StreamInfo:
 
 @router.delete(
     "/{stream_id}",
-    dependencies=[ApiKeyDep],
+    dependencies=[MutationDep],
     response_model=StreamInfo,
     responses={404: {"model": ErrorBody}, 204: {"description": "purged"}},
 )

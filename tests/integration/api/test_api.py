@@ -201,3 +201,26 @@ def test_internal_addresses_and_files_are_refused_alike_whatever_answers_there(r
         details = {api.post("/streams", json={"url": probe}).json()["detail"] for probe in probes}
         assert details == {"no such file in the media directories"}
         assert api.post("/streams", json={"url": str(DATA / "no_face.mp4")}).status_code == 201
+
+
+def test_oversized_bodies_too_many_changes_and_too_many_streams_are_refused_with_reasons(redis_url, key_prefix):
+    settings = Settings(
+        key_prefix=key_prefix, source_allow_networks=LOOPBACK, mutation_burst=4, mutation_rate_per_min=1, max_streams=2
+    )
+    with TestClient(create_app(settings, redis_url)) as api:
+        huge = b'{"url": "' + b"a" * 70_000 + b'"}'
+        response = api.post("/streams", content=huge, headers={"content-type": "application/json"})
+        assert response.status_code == 413 and "larger than 65536 bytes" in response.json()["detail"]
+        chunked = api.post("/streams", content=iter([huge[:40_000], huge[40_000:]]))  # no content-length
+        assert chunked.status_code == 413
+        assert [api.post("/streams", json={"url": "rtmp://localhost/y"}).status_code for _ in range(3)] == [
+            201,
+            201,
+            429,
+        ]
+        full = api.post("/streams", json={"url": "rtmp://localhost/y"})
+        assert "at most 2 streams" in full.json()["detail"] and full.headers["retry-after"] == "30"
+        limited = api.post("/streams", json={"url": "rtmp://localhost/y"})
+        assert limited.status_code == 429 and "too many changes" in limited.json()["detail"]
+        assert int(limited.headers["retry-after"]) >= 1
+        assert api.get("/streams").status_code == 200  # reads are not rate limited

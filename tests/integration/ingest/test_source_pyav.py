@@ -103,3 +103,10 @@ def test_file_that_is_not_video_fails_cleanly(tmp_path):
     )
     with pytest.raises(SourceError):
         list(source.frames())
+
+
+def test_pictures_and_files_beyond_the_limits_are_refused_with_the_numbers():
+    with pytest.raises(SourceError, match="resolution 640x360 is above this service's limit of 100000 pixels"):
+        frames_of("single_face.mp4", analysis_fps=5, max_pixels=100_000)
+    with pytest.raises(SourceError, match="file lasts 2 s, longer than this service's limit of 1 s"):
+        frames_of("single_face.mp4", analysis_fps=5, max_file_duration_s=1)
