@@ -16,7 +16,7 @@ from service.api.app import create_app
 from service.bus.connection import RedisTarget
 from service.config import Settings
 from service.runtime import build_worker
-from tests.conftest import DATA
+from tests.conftest import DATA, LOOPBACK
 
 
 @dataclass
@@ -39,8 +39,8 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         key_prefix=prefix,
         allow_local_files=True,
         media_dirs=[DATA, tmp_path_factory.getbasetemp()],  # the bundled clips and the edits tests write
-        source_allow_networks=["127.0.0.0/8"],
-        mutation_burst=10_000,  # one client (the tests) makes every change  # the tests' own servers; refusals are tested with the default
+        source_allow_networks=LOOPBACK,  # the tests' own servers; refusals are tested with the default
+        mutation_burst=10_000,  # one client (the tests) makes every change
         poll_interval_s=0.2,
         reconnect_attempts=0,
         open_timeout_s=3,
