@@ -23,6 +23,9 @@ _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Writes to a stream's record only while it exists: a purged stream is never brought back half-made by a
+# late update (its GET would then fail on the missing fields).
+_UPDATE = "if redis.call('exists', KEYS[1]) == 0 then return 0 end redis.call('hset', KEYS[1], unpack(ARGV)) return 1"
 _COUNTERS = tuple(StreamCounters.model_fields)
 _RULES = TypeAdapter(list[AlertRule])
 
@@ -33,6 +36,10 @@ class StreamRegistry:
         self.keys = keys
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._update_script = client.register_script(_UPDATE)
+
+    def _update(self, stream_id: str, fields: dict) -> None:
+        self._update_script(keys=[self.keys.stream(stream_id)], args=[x for kv in fields.items() for x in kv])
 
     # records
     def create(
@@ -91,14 +98,14 @@ class StreamRegistry:
         fields = {"status": status.value, "reason": reason or "", "updated_at": time.time()}
         if worker is not None:
             fields["worker"] = worker
-        self.client.hset(self.keys.stream(stream_id), mapping=fields)
+        self._update(stream_id, fields)
 
     def update_progress(self, stream_id: str, counters: dict[str, int], media_time: float | None) -> None:
         fields: dict = {f"c:{k}": v for k, v in counters.items() if k in _COUNTERS}
         fields["updated_at"] = time.time()
         if media_time is not None:
             fields["media_time"] = round(media_time, 3)
-        self.client.hset(self.keys.stream(stream_id), mapping=fields)
+        self._update(stream_id, fields)
 
     def set_alert_rules(self, stream_id: str, rules: list[AlertRule]) -> None:
         """Replaces the rules; the worker applies them at its next poll (``rules_version`` changes)."""
@@ -108,7 +115,7 @@ class StreamRegistry:
         pipe.execute()
 
     def set_suppressed_counts(self, stream_id: str, counts: dict[str, int]) -> None:
-        self.client.hset(self.keys.stream(stream_id), "suppressed_counts", json.dumps(counts))
+        self._update(stream_id, {"suppressed_counts": json.dumps(counts)})
 
     def suppressed_counts(self, stream_id: str) -> dict[str, int]:
         raw = self.client.hget(self.keys.stream(stream_id), "suppressed_counts")
@@ -116,14 +123,23 @@ class StreamRegistry:
 
     def set_latest_stats(self, stream_id: str, encoded: str) -> None:
         """The whole-stream stats message of the latest tick, as the worker encoded it."""
-        self.client.hset(self.keys.stream(stream_id), "stats", encoded)
+        self._update(stream_id, {"stats": encoded})
 
     def latest_stats(self, stream_id: str) -> dict | None:
         raw = self.client.hget(self.keys.stream(stream_id), "stats")
         return json.loads(raw) if raw else None
 
     def request_stop(self, stream_id: str) -> None:
-        self.client.hset(self.keys.stream(stream_id), "desired", "stop")
+        self._update(stream_id, {"desired": "stop"})
+
+    def wait_released(self, stream_id: str, timeout_s: float) -> bool:
+        """Waits until no worker holds the stream (it stopped, or its lease expired); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.is_leased(stream_id):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def purge(self, stream_id: str) -> None:
         """Removes the stream and its history (used by ``DELETE ?purge=true`` once it has stopped)."""
@@ -181,7 +197,8 @@ async def stream_exists(client: aioredis.Redis, keys: Keys, stream_id: str) -> b
 
 
 def _to_info(record: dict[str, str]) -> StreamInfo | None:
-    if not record:
+    """The record as a StreamInfo; None when absent or incomplete (never an exception for a reader)."""
+    if not record or not {"id", "url", "status", "analysis_fps", "created_at", "updated_at"} <= record.keys():
         return None
     counters = {k: int(record.get(f"c:{k}", 0)) for k in _COUNTERS}
     return StreamInfo(

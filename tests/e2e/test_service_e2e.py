@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+import redis
 import websockets
 
 from tests.conftest import DATA
@@ -145,3 +146,20 @@ def test_metrics_show_the_workers_latency_and_stream_counters(service):
     assert 'se_worker_latency_ms{quantile="p50"' in text
     assert f'se_stream_frames_analysed_total{{stream="{stream["id"]}"}} 12.0' in text
     assert 'se_worker_stage_items_total{stage="detect"' in text
+
+
+def test_purging_a_running_stream_leaves_no_keys_and_only_404s(service, redis_url):
+    stream = post(
+        service.base, {"url": str(DATA / "single_face.mp4"), "analysis_fps": 5, "realtime": True, "loop": True}
+    )
+    wait_for_status(service.base, stream["id"], {"running"})
+    time.sleep(1.5)  # the worker is publishing faces, stats and progress
+    response = httpx.delete(f"{service.base}/streams/{stream['id']}", params={"purge": "true"}, timeout=30)
+    assert response.status_code == 204
+    client = redis.Redis.from_url(redis_url)
+    for _ in range(3):  # and it stays gone while the worker would have written again
+        assert [k for k in client.scan_iter(f"{service.settings.key_prefix}:*{stream['id']}*")] == []
+        for path in ("", "/events", "/stats", "/characters"):
+            assert httpx.get(f"{service.base}/streams/{stream['id']}{path}").status_code == 404
+        assert httpx.delete(f"{service.base}/streams/{stream['id']}").status_code == 404
+        time.sleep(0.5)

@@ -108,19 +108,22 @@ def get_stream(info: StreamDep) -> StreamInfo:
 def stop_stream(
     info: StreamDep,
     registry: RegistryDep,
+    settings: SettingsDep,
     publisher: PublisherDep,
     gallery: GalleryDep,
     purge: Annotated[
         bool, Query(description="also delete its history and the embeddings of its unnamed discovered characters")
     ] = False,
 ):
-    """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history."""
+    """Stops analysis (the worker publishes a final ``stopped`` status). ``purge=true`` also deletes history, once
+    the worker has stopped (at most a lease period): nothing it writes afterwards can bring keys back."""
     registry.request_stop(info.id)
     if info.status not in TERMINAL_STATUSES and not registry.is_leased(info.id):
         # no worker holds it: nobody else will mark it stopped
         registry.set_status(info.id, StreamStatus.STOPPED, "stopped by request")
         publish_status(publisher, info.id, StreamStatus.STOPPED, "stopped by request")
     if purge:
+        registry.wait_released(info.id, settings.lease_ttl_s + 1.0)  # expired by then even if its worker died
         registry.purge(info.id)
         gallery.purge_stream(info.id)  # its discovered, unnamed characters and their embeddings
         return Response(status_code=204)
