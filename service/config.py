@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     max_source_pixels: int = Field(
         3840 * 2160, ge=64 * 64, description="sources with more pixels per frame are refused (default 4K UHD)"
     )
+    max_corrupt_packets_in_a_row: int = Field(
+        50, ge=1, description="corrupt packets are skipped and counted; this many in a row fail the source"
+    )
     max_file_duration_s: float = Field(6 * 3600.0, gt=0, description="files longer than this are refused")
     source_allow_networks: list[str] = Field(
         default_factory=list,

@@ -79,6 +79,7 @@ class StreamCounters(BaseModel):
     frames_dropped: int = Field(0, description="sampled frames dropped because inference was behind")
     faces: int = 0
     reconnects: int = 0
+    corrupt_packets: int = Field(0, description="packets the decoder could not use, skipped")
     alerts: int = Field(0, description="verified alerts raised")
     suppressed: int = Field(0, description="alert candidates suppressed by the secondary verification")
 

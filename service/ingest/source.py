@@ -57,6 +57,7 @@ class SourceOptions:
     max_frame_side: int
     http_proxy: str | None = None  # the worker's egress proxy (``service.ingest.egress``) for guarded HTTP(S)
     max_pixels: int = 3840 * 2160
+    max_corrupt_run: int = 50
     max_file_duration_s: float = 6 * 3600.0
 
 
@@ -80,6 +81,7 @@ def source_options(
         http_proxy=http_proxy,
         max_pixels=settings.max_source_pixels,
         max_file_duration_s=settings.max_file_duration_s,
+        max_corrupt_run=settings.max_corrupt_packets_in_a_row,
     )
 
 
@@ -88,6 +90,7 @@ class DecodeCounters:
     decoded: int = 0
     sampled: int = 0
     reconnects: int = 0
+    corrupt_packets: int = 0  # skipped: the decoder could not use them
 
 
 def _target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -96,8 +99,28 @@ def _target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+# Failure reasons in plain words, most specific first (PyAV's errors subclass the builtin OSError family).
+_PLAIN: tuple[tuple[type[BaseException], str], ...] = (
+    (av.error.ExitError, "timeout: the source did not answer in time"),
+    (av.error.HTTPUnauthorizedError, "HTTP 401: credentials needed"),
+    (av.error.HTTPForbiddenError, "HTTP 403: forbidden (or its address is not allowed)"),
+    (av.error.HTTPNotFoundError, "HTTP 404: not found"),
+    (av.error.HTTPError, "HTTP error"),
+    (av.error.HTTPClientError, "HTTP error"),
+    (av.error.HTTPServerError, "HTTP server error"),
+    (av.error.ProtocolNotFoundError, "unsupported protocol"),
+    (av.error.InvalidDataError, "not a video: no known format in the data"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (TimeoutError, "timeout: the source did not answer in time"),
+    (FileNotFoundError, "no such file or stream"),
+)
+
+
 def _describe(exc: BaseException) -> str:
-    return redact_text(f"{type(exc).__name__}: {exc}".strip())
+    """A reason a producer can read: plain words, then the library's own message (credentials redacted)."""
+    plain = next((text for kind, text in _PLAIN if isinstance(exc, kind)), type(exc).__name__)
+    return redact_text(f"{plain} ({exc})".strip())
 
 
 class VideoSource:
@@ -200,6 +223,24 @@ class VideoSource:
             limit = self.options.max_file_duration_s
             raise SourceError(f"file lasts {duration:.0f} s, longer than this service's limit of {limit:.0f} s")
 
+    def _frames_of(
+        self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    ) -> Iterator[av.VideoFrame]:
+        """Decoded frames, packet by packet: a corrupt packet is skipped and counted, as FFmpeg itself does;
+        only a run of ``max_corrupt_run`` unusable packets in a row fails the source."""
+        run = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                self.counters.corrupt_packets += 1
+                run += 1
+                if run >= self.options.max_corrupt_run:
+                    raise SourceError(f"{run} corrupt packets in a row: the source is not decodable") from None
+                continue
+            run = 0
+            yield from frames
+
     def _decode(self, container: av.container.InputContainer) -> Iterator[VideoFrame]:
         if not container.streams.video:
             raise SourceError("source has no video stream")
@@ -212,7 +253,7 @@ class VideoSource:
         first_pts: float | None = None
         wall_start = 0.0
         self.on_status(StreamStatus.RUNNING, None)
-        for decoded, frame in enumerate(container.decode(stream)):
+        for decoded, frame in enumerate(self._frames_of(container, stream)):
             if self.stop.is_set():
                 return
             self.counters.decoded += 1

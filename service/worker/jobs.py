@@ -115,5 +115,6 @@ class StreamJob:
                 "frames_decoded": self.source.counters.decoded,
                 "frames_sampled": self.source.counters.sampled,
                 "reconnects": self.source.counters.reconnects,
+                "corrupt_packets": self.source.counters.corrupt_packets,
             }
         return counters

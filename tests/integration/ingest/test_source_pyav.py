@@ -1,5 +1,6 @@
 """Real decoding with PyAV: sampling by PTS, conversion size, looping, realtime pacing, failures."""
 
+import socket
 import threading
 import time
 
@@ -110,3 +111,34 @@ def test_pictures_and_files_beyond_the_limits_are_refused_with_the_numbers():
         frames_of("single_face.mp4", analysis_fps=5, max_pixels=100_000)
     with pytest.raises(SourceError, match="file lasts 2 s, longer than this service's limit of 1 s"):
         frames_of("single_face.mp4", analysis_fps=5, max_file_duration_s=1)
+
+
+def test_corrupt_packets_are_skipped_and_counted_not_fatal(tmp_path):
+    data = bytearray((DATA / "single_face.mp4").read_bytes())
+    for fraction in (0.3, 0.5, 0.7):  # three stretches of the picture data overwritten
+        start = int(len(data) * fraction)
+        data[start : start + 3000] = bytes((i * 97 + 13) % 256 for i in range(3000))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(data)
+    source = VideoSource(
+        parse_source(str(damaged), SourcePolicy.operator()), source_opts(analysis_fps=30), threading.Event()
+    )
+    frames = list(source.frames())
+    assert source.counters.corrupt_packets >= 1
+    assert source.counters.decoded >= 60 and len(frames) >= 60  # of 72: the stream goes on after each bad packet
+
+
+def test_a_source_that_never_answers_fails_with_timeout_in_plain_words():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        source = VideoSource(
+            parse_source(f"http://127.0.0.1:{port}/live.mp4", SourcePolicy.operator()),
+            source_opts(analysis_fps=5, open_timeout_s=1, read_timeout_s=1),
+            threading.Event(),
+        )
+        began = time.monotonic()
+        with pytest.raises(SourceError, match="timeout: the source did not answer in time"):
+            list(source.frames())
+        assert time.monotonic() - began < 10
