@@ -16,6 +16,7 @@ from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.ingest.urls import SourcePolicy, parse_source
+from service.schemas import StreamInfo
 
 log = logging.getLogger(__name__)
 DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
@@ -33,6 +34,27 @@ def worker(settings: Settings, stop: threading.Event) -> None:
     build_worker(settings, target).run(stop)
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The demo's listening socket, bound before anything else happens."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise SystemExit(f"error: cannot listen on {host}:{port} ({exc.strerror}); is another demo running?") from exc
+    return listener
+
+
+def _demo_stream(registry: StreamRegistry, url: str, fps: float) -> StreamInfo:
+    """The demo's stream: the one an earlier demo left (it goes on, its media clock continuing), or a new one."""
+    for info in registry.list():
+        if info.name == "demo" and info.url == url:
+            registry.resume(info.id)
+            return info
+    return registry.create(url, "demo", fps, realtime=True, loop=True)
+
+
 def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
     from service.runtime import build_worker
@@ -40,13 +62,14 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     spec = parse_source(clip or str(DEMO_CLIP), SourcePolicy.operator())  # a bad path fails before anything starts
     media = sorted({*settings.media_dirs, Path(spec.url).parent})  # the demo's own clip must be playable
     settings = settings.model_copy(update={"allow_local_files": True, "media_dirs": media})
+    listener = _bind(host, port)  # a busy port fails here, before any stream is registered
     target = connect(settings)
     stop = threading.Event()
     runner = build_worker(settings, target)
     thread = threading.Thread(target=runner.run, args=(stop,), name="worker", daemon=True)
     thread.start()
     registry = StreamRegistry(target.client(), Keys(settings.key_prefix))
-    info = registry.create(spec.url, "demo", settings.default_analysis_fps, realtime=True, loop=True)
+    info = _demo_stream(registry, spec.url, settings.default_analysis_fps)
     base = f"http://{host}:{port}"
     print(
         f"\nDemo running: dashboard {base}/  API docs {base}/docs\n"
@@ -55,7 +78,8 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
         flush=True,
     )
     try:
-        uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, target.url), log_level="warning"))
+        server.run(sockets=[listener])
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -80,6 +80,20 @@ class History:
         """A page of the stream's durable alert history (see ``read_page``)."""
         return read_page(self.client, self.keys.alerts(stream_id), since, limit, keep)
 
+    def resume_point(self, stream_id: str, analysis_fps: float) -> tuple[float, int] | None:
+        """Media time and frame number just after the last analysed frame in the history, None when it has none:
+        a stream started again continues its clock instead of restarting it at 0."""
+        upper = "+"
+        for _ in range(10):  # frame records are dense; a few pages back always holds one if any exists
+            entries = self.client.xrevrange(self.keys.events(stream_id), max=upper, min="-", count=200)
+            for message in _decoded(entries):
+                if message.get("type") == "frame":
+                    return message["pts"] + 1.0 / analysis_fps, message["frame"] + 1
+            if len(entries) < 200:
+                return None
+            upper = f"({entries[-1][0]}"
+        return None
+
     def latest_alerts(self, stream_id: str, until: str, count: int) -> list[dict[str, Any]]:
         """The last ``count`` alert records up to history id ``until``, oldest first."""
         entries = self.client.xrevrange(self.keys.alerts(stream_id), max=until, min="-", count=count)

@@ -132,6 +132,10 @@ class StreamRegistry:
     def request_stop(self, stream_id: str) -> None:
         self._update(stream_id, {"desired": "stop"})
 
+    def resume(self, stream_id: str) -> None:
+        """Asks for a stopped or ended stream to run again (a worker claims it and continues its history)."""
+        self._update(stream_id, {"desired": "run", "status": StreamStatus.STARTING.value, "reason": ""})
+
     def wait_released(self, stream_id: str, timeout_s: float) -> bool:
         """Waits until no worker holds the stream (it stopped, or its lease expired); False on timeout."""
         deadline = time.monotonic() + timeout_s

@@ -85,6 +85,14 @@ def source_options(
     )
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a stream's history stopped: a source opened again (another worker, a restart) goes on from here."""
+
+    next_pts: float
+    next_frame: int
+
+
 @dataclass
 class DecodeCounters:
     decoded: int = 0
@@ -127,7 +135,12 @@ class VideoSource:
     """Iterates sampled ``VideoFrame``s of one stream until it ends, fails or ``stop`` is set."""
 
     def __init__(
-        self, spec: SourceSpec, options: SourceOptions, stop: threading.Event, on_status: StatusCallback | None = None
+        self,
+        spec: SourceSpec,
+        options: SourceOptions,
+        stop: threading.Event,
+        on_status: StatusCallback | None = None,
+        resume: ResumePoint | None = None,
     ) -> None:
         self.spec = spec
         self.options = options
@@ -135,9 +148,11 @@ class VideoSource:
         self.on_status = on_status or (lambda status, reason: None)
         self.counters = DecodeCounters()
         self._reformatter = VideoReformatter()
-        self._media_offset = 0.0  # added to PTS after a loop or reconnect so media time never goes back
-        self._last_pts = 0.0
-        self._index = 0
+        # added to PTS after a loop, a reconnect or a takeover, so that media time never goes back in a history
+        self._media_offset = resume.next_pts if resume else 0.0
+        self._last_pts = self._media_offset
+        self._index = resume.next_frame if resume else 0
+        self._first_index = self._index
 
     def _open(self) -> av.container.InputContainer:
         url, options = self._target()
@@ -195,7 +210,7 @@ class VideoSource:
             if self.options.loop and produced:
                 self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
                 continue
-            if not produced and self._index == 0:
+            if not produced and self._index == self._first_index:
                 raise SourceError("no decodable video frames in source")
             return
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from service.analytics import AlertRule
 from service.ingest.frames import VideoFrame
-from service.ingest.source import SourceError, SourceOptions, VideoSource
+from service.ingest.source import ResumePoint, SourceError, SourceOptions, VideoSource
 from service.ingest.urls import SourceSpec
 from service.pipeline.analysis import StreamState
 from service.schemas import StreamInfo, StreamStatus
@@ -38,6 +38,7 @@ class StreamJob:
     rules_version: int = 0
     next_keyframe: float = 0.0
     gallery_version: int = -1  # the gallery its character book holds; -1: none yet
+    base_counters: dict[str, int] = field(default_factory=dict)  # from the stream's earlier runs (takeover)
 
     @classmethod
     def failed(cls, info: StreamInfo, state: StreamState, reason: str) -> StreamJob:
@@ -56,12 +57,15 @@ class StreamJob:
         queue_size: int,
         rules_version: int,
         on_status: StatusCallback,
+        resume: ResumePoint | None = None,
     ) -> StreamJob:
-        """Opens the source in a new decode thread; frames queue up for the inference loop."""
+        """Opens the source in a new decode thread; frames queue up for the inference loop. With ``resume`` (the
+        stream ran before) media time, frame numbers and counters carry on from the earlier run."""
         stop = threading.Event()
-        source = VideoSource(spec, options, stop, on_status=on_status)
+        source = VideoSource(spec, options, stop, on_status=on_status, resume=resume)
         queue: FrameQueue[VideoFrame] = FrameQueue(queue_size, drop_oldest=spec.live or info.realtime)
-        job = cls(info, source, queue, state, stop=stop, rules_version=rules_version)
+        base = info.counters.model_dump() if resume else {}
+        job = cls(info, source, queue, state, stop=stop, rules_version=rules_version, base_counters=base)
         job.thread = threading.Thread(target=job._decode, name=f"decode-{info.id}", daemon=True)
         job.thread.start()
         return job
@@ -117,4 +121,4 @@ class StreamJob:
                 "reconnects": self.source.counters.reconnects,
                 "corrupt_packets": self.source.counters.corrupt_packets,
             }
-        return counters
+        return {name: value + self.base_counters.get(name, 0) for name, value in counters.items()}

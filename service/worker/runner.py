@@ -20,6 +20,7 @@ import redis
 
 from service import wire
 from service.bus.gallery import GalleryStore
+from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
 from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
@@ -27,7 +28,7 @@ from service.config import Settings
 from service.identity.characters import GalleryEntry
 from service.ingest.address_policy import AddressPolicy
 from service.ingest.egress import EgressProxy
-from service.ingest.source import source_options
+from service.ingest.source import ResumePoint, source_options
 from service.ingest.urls import InvalidSourceError, SourcePolicy, parse_source, redact_url
 from service.pipeline.analysis import analyse, new_stream_state
 from service.pipeline.faces import FacePipeline
@@ -247,8 +248,13 @@ class Worker:
             self.settings.frame_queue_size,
             self.registry.control(stream_id)[1],
             on_status=lambda status, reason: self._status(stream_id, status, reason),
+            resume=self._resume_point(stream_id, info.analysis_fps),
         )
         log.info("stream %s claimed: %s", stream_id, redact_url(info.url))
+
+    def _resume_point(self, stream_id: str, analysis_fps: float) -> ResumePoint | None:
+        point = History(self.registry.client, self.registry.keys).resume_point(stream_id, analysis_fps)
+        return ResumePoint(*point) if point else None
 
     def _status(self, stream_id: str, status: StreamStatus, reason: str | None) -> None:
         """Called from decode threads on RUNNING / RECONNECTING; a Redis outage must not fail the stream."""

@@ -12,6 +12,8 @@ import pytest
 import redis
 import websockets
 
+from service.bus.keys import Keys
+from service.bus.registry import StreamRegistry
 from tests.conftest import DATA
 from tests.e2e.conftest import wait_for_status
 
@@ -163,3 +165,28 @@ def test_purging_a_running_stream_leaves_no_keys_and_only_404s(service, redis_ur
             assert httpx.get(f"{service.base}/streams/{stream['id']}{path}").status_code == 404
         assert httpx.delete(f"{service.base}/streams/{stream['id']}").status_code == 404
         time.sleep(0.5)
+
+
+def test_a_stream_started_again_continues_its_clock_and_frame_numbers(service, redis_url):
+    body = {"url": str(DATA / "single_face.mp4"), "analysis_fps": 5, "realtime": True, "loop": True}
+    stream = post(service.base, body)
+    wait_for_status(service.base, stream["id"], {"running"})
+    time.sleep(2)
+    assert httpx.delete(f"{service.base}/streams/{stream['id']}").status_code == 200
+    wait_for_status(service.base, stream["id"], {"stopped"})
+    registry = StreamRegistry(redis.Redis.from_url(redis_url, decode_responses=True), Keys(service.settings.key_prefix))
+    registry.resume(stream["id"])  # as a restart or another worker's takeover would: the source opens again
+    wait_for_status(service.base, stream["id"], {"running"})
+    time.sleep(2)
+    httpx.delete(f"{service.base}/streams/{stream['id']}")
+    wait_for_status(service.base, stream["id"], {"stopped"})
+    history = httpx.get(f"{service.base}/streams/{stream['id']}/events", params={"type": "frame", "limit": 1000})
+    frames = history.json()["events"]
+    runs = [
+        m
+        for m in httpx.get(f"{service.base}/streams/{stream['id']}/events", params={"type": "status"}).json()["events"]
+        if m["status"] == "running"
+    ]
+    assert len(runs) == 2 and len(frames) >= 10
+    assert all(b["pts"] > a["pts"] for a, b in zip(frames, frames[1:], strict=False))  # time never runs backwards
+    assert [f["frame"] for f in frames] == list(range(frames[0]["frame"], frames[0]["frame"] + len(frames)))
