@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,13 @@ LOOPBACK = ["127.0.0.0/8", "::1/128"]  # tests' own servers: allow-listed where 
 def source_opts(analysis_fps: float, **changes) -> SourceOptions:
     """A stream's source options as the service builds them from default settings, with ``changes``."""
     return dataclasses.replace(source_options(Settings(), analysis_fps), **changes)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now (for the tests' own servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _reachable(url: str) -> bool:

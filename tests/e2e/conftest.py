@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from service.api.app import create_app
 from service.bus.connection import RedisTarget
 from service.config import Settings
 from service.runtime import build_worker
-from tests.conftest import DATA, LOOPBACK
+from tests.conftest import DATA, LOOPBACK, free_port
 
 
 @dataclass
@@ -24,12 +23,6 @@ class RunningService:
     base: str
     ws: str
     settings: Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +44,7 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     worker = build_worker(settings, RedisTarget(redis_url))
     worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     worker_thread.start()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
     )

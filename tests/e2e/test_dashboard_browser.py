@@ -20,8 +20,7 @@ from PIL import Image
 
 from service.api.app import create_app
 from service.config import Settings
-from tests.conftest import LOOPBACK
-from tests.e2e.conftest import _free_port
+from tests.conftest import LOOPBACK, free_port
 from tests.edited_clips import read_frames
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
@@ -108,7 +107,7 @@ def test_names_with_markup_and_script_show_as_text_and_nothing_runs(service, bro
 def secured(redis_url: str, key_prefix: str) -> Iterator[str]:
     """An API (no worker) that needs the key ``s3cret`` for every mutation and WebSocket."""
     settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, api_key="s3cret")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
     )

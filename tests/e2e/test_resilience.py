@@ -1,16 +1,24 @@
-"""A worker survives a Redis restart mid-stream and carries on publishing; nothing already published is lost."""
+"""Faults with real processes: a worker survives a Redis restart mid-stream; a worker killed with SIGKILL hands
+its stream to another within two lease periods, the history continuing; Redis restarted with AOF keeps the
+registry, the history and the gallery. Nothing already published is lost."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 import redis
 
 from service.bus.connection import RedisTarget
+from service.bus.gallery import GalleryStore
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
@@ -89,3 +97,71 @@ def test_worker_rides_out_a_redis_restart(tmp_path):
         thread.join(timeout=15)
         server.terminate()
     assert not thread.is_alive()
+
+
+def _worker_process(url: str, prefix: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "EMOTION_REDIS_URL": url,
+        "EMOTION_KEY_PREFIX": prefix,
+        "EMOTION_DEVICE": "cpu",
+        "EMOTION_LEASE_TTL_S": str(LEASE_TTL_S),
+        "EMOTION_POLL_INTERVAL_S": "0.2",
+        "EMOTION_ALLOW_LOCAL_FILES": "true",
+        "EMOTION_MEDIA_DIRS": json.dumps([str(DATA)]),
+        "EMOTION_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env, stdout=subprocess.DEVNULL)
+
+
+LEASE_TTL_S = 3.0
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everything(tmp_path):
+    server = start_redis(tmp_path)
+    url, prefix = f"redis://127.0.0.1:{PORT}/0", "takeover"
+    client = redis.Redis.from_url(url, decode_responses=True)
+    keys = Keys(prefix)
+    registry = StreamRegistry(client, keys)
+    gallery = GalleryStore(redis.Redis.from_url(url), keys)
+    host_id = gallery.create("Host", "enrolled", [np.ones(128, dtype=np.float32)])
+    stream = registry.create(str(DATA / "single_face.mp4"), "takeover", 5.0, realtime=True, loop=True)
+    workers = [_worker_process(url, prefix) for _ in range(2)]
+    try:
+        deadline = time.time() + 90
+        while client.xlen(keys.events(stream.id)) < 30:  # the models load, one worker claims, frames flow
+            assert time.time() < deadline, "no events from the workers"
+            time.sleep(0.2)
+        holder = client.get(keys.lease(stream.id))
+        victim = next(w for w in workers if holder.endswith(f"-{w.pid}"))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed_at, before = time.time(), client.xrange(keys.events(stream.id))
+        while True:
+            holder_now = client.get(keys.lease(stream.id))
+            if holder_now and holder_now != holder:
+                break
+            assert time.time() - killed_at < 2 * LEASE_TTL_S, "no worker took the stream over in 2x the lease TTL"
+            time.sleep(0.1)
+        count = len(before)
+        deadline = time.time() + 30
+        while client.xlen(keys.events(stream.id)) < count + 20:
+            assert time.time() < deadline, "the new worker did not publish"
+            time.sleep(0.2)
+        history = client.xrange(keys.events(stream.id))
+        assert {i for i, _ in before} <= {i for i, _ in history}  # nothing published was lost
+        frames = [json.loads(f["data"]) for _, f in history if json.loads(f["data"])["type"] == "frame"]
+        assert all(b["pts"] > a["pts"] and b["frame"] > a["frame"] for a, b in zip(frames, frames[1:], strict=False))
+
+        server.terminate()  # AOF on: what was acknowledged survives a restart
+        server.wait(timeout=10)
+        server = start_redis(tmp_path)
+        assert registry.get(stream.id) is not None
+        assert client.xlen(keys.events(stream.id)) >= len(history)
+        assert gallery.get(host_id) is not None and gallery.get(host_id).name == "Host"
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=10)
+        server.terminate()

@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, settings
 
 from service.api.app import create_app
 from service.config import Settings
-from tests.conftest import LOOPBACK
-from tests.e2e.conftest import _free_port
+from tests.conftest import LOOPBACK, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -33,7 +32,7 @@ CALLS: list[int] = []
 
 @pytest.fixture(scope="module")
 def base(redis_url: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(SETTINGS, redis_url), host="127.0.0.1", port=port, log_level="error")
     )
