@@ -1,4 +1,4 @@
-"""Command line: ``python -m service {serve,worker,demo,check,bench,eval-video,track-crops}``."""
+"""Command line: ``python -m service {serve,worker,demo,check,bench,bench-live,eval-video,track-crops}``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
     bench.add_argument("--repeat", type=int, default=3, help="passes over the clip")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    live = sub.add_parser("bench-live", help="many WebSocket subscribers on one API process, beside a worker")
+    live.add_argument("--subscribers", type=int, default=1000, help="concurrent WebSockets (at most 5,000)")
+    live.add_argument("--seconds", type=float, default=20.0, help="each measurement's length (at most 120)")
+    live.add_argument("--fps", type=float, default=5.0, help="analysis frames per media second of the stream")
+    live.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate = sub.add_parser("eval-video", help="per-frame labels, label flip rate and per-second polarity of a clip")
     evaluate.add_argument("--clip", required=True, help="video file")
     evaluate.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
             from service.bench import run_bench
 
             run_bench(settings, args.clip, args.fps, args.repeat, args.json)
+        elif args.command == "bench-live":
+            from service.bench_live import run_bench_live
+
+            run_bench_live(settings, args.subscribers, args.seconds, args.fps, args.json)
         elif args.command == "track-crops":
             from service.track_crops import run_track_crops
 

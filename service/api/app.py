@@ -57,7 +57,11 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.state.settings = settings
         app.state.keys = keys
         app.state.redis = redis.Redis.from_url(redis_url, decode_responses=True)
-        app.state.aredis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        # many WebSockets open at once share this pool: wait for a free connection rather than fail one
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url, decode_responses=True, max_connections=64, timeout=20
+        )
+        app.state.aredis = aioredis.Redis(connection_pool=pool)
         app.state.registry = StreamRegistry(app.state.redis, keys)
         app.state.history = History(app.state.redis, keys)
         app.state.keyframes = KeyframeStore(redis.Redis.from_url(redis_url), keys)
@@ -71,6 +75,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         finally:
             await app.state.hub.stop()
             await app.state.aredis.aclose()
+            await pool.disconnect()
             app.state.keyframes.client.close()
             app.state.redis.close()
 
