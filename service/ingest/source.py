@@ -153,6 +153,7 @@ class VideoSource:
         self._last_pts = self._media_offset
         self._index = resume.next_frame if resume else 0
         self._first_index = self._index
+        self._running = False
 
     def _open(self) -> av.container.InputContainer:
         url, options = self._target()
@@ -221,6 +222,7 @@ class VideoSource:
             )
         delay = min(self.options.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
         self.counters.reconnects += 1
+        self._running = False
         log.warning("%s: %s; reconnect %d in %.1fs", redact_url(self.spec.url), reason, failures, delay)
         self.on_status(StreamStatus.RECONNECTING, reason)
         self.stop.wait(delay)
@@ -267,7 +269,9 @@ class VideoSource:
         sampler = PtsSampler(self.options.analysis_fps)  # a new grid per open: PTS restart with each container
         first_pts: float | None = None
         wall_start = 0.0
-        self.on_status(StreamStatus.RUNNING, None)
+        if not self._running:  # once per start or recovery, not on every loop of a file
+            self._running = True
+            self.on_status(StreamStatus.RUNNING, None)
         for decoded, frame in enumerate(self._frames_of(container, stream)):
             if self.stop.is_set():
                 return

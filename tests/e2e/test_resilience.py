@@ -29,12 +29,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PORT = 6391
 
 
-def start_redis(directory) -> subprocess.Popen:
+def start_redis(directory, port: int = PORT) -> subprocess.Popen:
     process = subprocess.Popen(
         [
             "redis-server",
             "--port",
-            str(PORT),
+            str(port),
             "--bind",
             "127.0.0.1",
             "--appendonly",
@@ -48,7 +48,7 @@ def start_redis(directory) -> subprocess.Popen:
         ],
         stdout=subprocess.DEVNULL,
     )
-    client = redis.Redis(port=PORT)
+    client = redis.Redis(port=port)
     for _ in range(100):
         try:
             client.ping()
@@ -96,6 +96,7 @@ def test_worker_rides_out_a_redis_restart(tmp_path):
         stop.set()
         thread.join(timeout=15)
         server.terminate()
+        server.wait(timeout=10)  # the port is free again for the next test
     assert not thread.is_alive()
 
 
@@ -115,12 +116,13 @@ def _worker_process(url: str, prefix: str) -> subprocess.Popen:
 
 
 LEASE_TTL_S = 3.0
+TAKEOVER_PORT = PORT + 1
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everything(tmp_path):
-    server = start_redis(tmp_path)
-    url, prefix = f"redis://127.0.0.1:{PORT}/0", "takeover"
+    server = start_redis(tmp_path, TAKEOVER_PORT)
+    url, prefix = f"redis://127.0.0.1:{TAKEOVER_PORT}/0", "takeover"
     client = redis.Redis.from_url(url, decode_responses=True)
     keys = Keys(prefix)
     registry = StreamRegistry(client, keys)
@@ -156,7 +158,7 @@ def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everyt
 
         server.terminate()  # AOF on: what was acknowledged survives a restart
         server.wait(timeout=10)
-        server = start_redis(tmp_path)
+        server = start_redis(tmp_path, TAKEOVER_PORT)
         assert registry.get(stream.id) is not None
         assert client.xlen(keys.events(stream.id)) >= len(history)
         assert gallery.get(host_id) is not None and gallery.get(host_id).name == "Host"
@@ -165,3 +167,4 @@ def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everyt
             worker.kill()
             worker.wait(timeout=10)
         server.terminate()
+        server.wait(timeout=10)
