@@ -85,13 +85,19 @@ async def _serve(websocket: WebSocket, client, keys, stream_id: str, sub, receiv
         floor = entry_id_key(last) if last else (0, 0)
         while not receiver.done() and not sub.overflowed:
             try:
-                entry_id, text = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
+                first = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
             except TimeoutError:
                 continue
-            if entry_id_key(entry_id) <= floor:
-                continue  # already sent from history
-            await websocket.send_text(text)
-            last, floor = entry_id, entry_id_key(entry_id)
+            batch = [first]  # a frame's messages arrive together: one wake-up sends them all
+            while not sub.queue.empty():
+                batch.append(sub.queue.get_nowait())
+            for entry_id, text in batch:
+                if sub.overflowed:
+                    break  # the queue dropped messages, so what it holds has gaps: history has them all, in order
+                if entry_id_key(entry_id) <= floor:
+                    continue  # already sent from history
+                await websocket.send_text(text)
+                last, floor = entry_id, entry_id_key(entry_id)
         # overflowed: the client fell behind live; catch it up from history, then go live again
 
 
