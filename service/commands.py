@@ -16,7 +16,7 @@ from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.ingest.urls import SourcePolicy, parse_source
-from service.schemas import StreamInfo
+from service.schemas import DEFAULT_ALERT_RULES, StreamInfo
 
 log = logging.getLogger(__name__)
 DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
@@ -52,7 +52,7 @@ def _demo_stream(registry: StreamRegistry, url: str, fps: float) -> StreamInfo:
         if info.name == "demo" and info.url == url:
             registry.resume(info.id)
             return info
-    return registry.create(url, "demo", fps, realtime=True, loop=True)
+    return registry.create(url, "demo", fps, realtime=True, loop=True, alert_rules=list(DEFAULT_ALERT_RULES))
 
 
 def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
