@@ -20,6 +20,7 @@ from service.analytics import DEFAULT_RULE, AlertEvent, AlertRule, WindowStats
 
 
 class StreamStatus(StrEnum):
+    QUEUED = "queued"  # every analysis slot is busy (or no worker runs); ``reason`` says which, and its place
     STARTING = "starting"
     RUNNING = "running"
     RECONNECTING = "reconnecting"

@@ -50,6 +50,8 @@ class StreamRegistry:
         realtime: bool,
         loop: bool,
         alert_rules: list[AlertRule] | None = None,
+        status: StreamStatus = StreamStatus.STARTING,
+        reason: str | None = None,
     ) -> StreamInfo:
         stream_id = uuid.uuid4().hex[:12]
         now = time.time()
@@ -60,8 +62,8 @@ class StreamRegistry:
             "analysis_fps": analysis_fps,
             "realtime": int(realtime),
             "loop": int(loop),
-            "status": StreamStatus.STARTING.value,
-            "reason": "",
+            "status": status.value,
+            "reason": reason or "",
             "desired": "run",
             "created_at": now,
             "updated_at": now,
@@ -161,19 +163,23 @@ class StreamRegistry:
         return bool(self.client.exists(self.keys.lease(stream_id)))
 
     def claimable(self) -> list[str]:
-        """Streams that should run and that no worker holds."""
-        ids = sorted(self.client.smembers(self.keys.streams))
+        """Streams that should run and that no worker holds, oldest first (the queue is first come, first served)."""
+        ids = list(self.client.smembers(self.keys.streams))
         pipe = self.client.pipeline(transaction=False)
         for stream_id in ids:
-            pipe.hmget(self.keys.stream(stream_id), "desired", "status")
+            pipe.hmget(self.keys.stream(stream_id), "desired", "status", "created_at")
             pipe.exists(self.keys.lease(stream_id))
         results = pipe.execute()
         out = []
         for index, stream_id in enumerate(ids):
-            (desired, status), leased = results[2 * index], results[2 * index + 1]
+            (desired, status, created), leased = results[2 * index], results[2 * index + 1]
             if desired == "run" and status and StreamStatus(status) not in TERMINAL_STATUSES and not leased:
-                out.append(stream_id)
-        return out
+                out.append((float(created or 0), stream_id))
+        return [stream_id for _, stream_id in sorted(out)]
+
+    def capacity(self) -> int:
+        """Streams the live workers can hold together (from their heartbeats)."""
+        return sum(int(info.get("capacity", 0)) for info in self.workers().values())
 
     def claim(self, stream_id: str, worker: str, ttl_s: float) -> bool:
         return bool(self.client.set(self.keys.lease(stream_id), worker, nx=True, px=int(ttl_s * 1000)))

@@ -21,7 +21,13 @@ class LeaseKeeper:
         self.capacity = capacity
 
     def heartbeat(self, held: Iterable[str], stages: dict, latency_ms: dict) -> None:
-        info = {"streams": sorted(held), "time": time.time(), "stages": stages, "latency_ms": latency_ms}
+        info = {
+            "streams": sorted(held),
+            "capacity": self.capacity,
+            "time": time.time(),
+            "stages": stages,
+            "latency_ms": latency_ms,
+        }
         self.registry.heartbeat(self.worker_id, info, ttl_s=self.ttl_s)
 
     def renew(self, stream_id: str) -> bool:

@@ -239,7 +239,10 @@ class Worker:
                 info, new_stream_state(self.settings, self.pipeline, stream_id), str(exc)
             )
             return
-        self.registry.set_status(stream_id, StreamStatus.STARTING, None, worker=self.worker_id)
+        if info.status == StreamStatus.QUEUED:
+            self._status(stream_id, StreamStatus.STARTING, None)  # subscribers see it leave the queue
+        else:
+            self.registry.set_status(stream_id, StreamStatus.STARTING, None, worker=self.worker_id)
         self.jobs[stream_id] = StreamJob.start(
             info,
             spec,

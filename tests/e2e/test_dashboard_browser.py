@@ -130,7 +130,7 @@ def test_with_an_api_key_the_dashboard_asks_once_and_then_works(secured, browser
     page.wait_for_selector("#login:not([hidden])", timeout=10_000)  # the WebSocket was refused with 4401
     page.fill("#key-input", "s3cret")
     page.click("#login button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('starting')", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('queued')", timeout=10_000)
     assert page.evaluate("sessionStorage.getItem('apiKey')") == "s3cret"
     assert page.evaluate("localStorage.length") == 0  # kept for the tab only
     page.fill("#url", "rtmp://localhost/other")

@@ -34,9 +34,12 @@ from service.schemas import (
 router = APIRouter(prefix="/streams", tags=["streams"])
 
 
-def _with_links(info: StreamInfo) -> StreamInfo:
-    """The record as callers see it: links added, credentials in the URL redacted (kept for the worker only)."""
+def _with_links(info: StreamInfo, place: int | None = None) -> StreamInfo:
+    """The record as callers see it: links added, credentials in the URL redacted (kept for the worker only),
+    and a queued stream's place in line (1: next to start)."""
     info.url = redact_url(info.url)
+    if info.status == StreamStatus.QUEUED and place is not None:
+        info.reason = f"{info.reason or 'waiting for an analysis slot'}; place {place} in the queue"
     base = f"/streams/{info.id}"
     info.links = {
         "self": base,
@@ -48,6 +51,12 @@ def _with_links(info: StreamInfo) -> StreamInfo:
         "live": f"/ws/streams/{info.id}",
     }
     return info
+
+
+def _places(streams: list[StreamInfo]) -> dict[str, int]:
+    """Each queued stream's place: first come, first served (the order workers claim them in)."""
+    queued = sorted((s for s in streams if s.status == StreamStatus.QUEUED), key=lambda s: s.created_at)
+    return {s.id: place for place, s in enumerate(queued, start=1)}
 
 
 @router.post(
@@ -77,26 +86,35 @@ def create_stream(
         raise HTTPException(status_code=422, detail="loop and realtime apply to files, not to live sources")
     rules = list(DEFAULT_ALERT_RULES) if body.alert_rules is None else body.alert_rules
     check_rules(rules)
-    active = sum(s.status not in TERMINAL_STATUSES for s in registry.list())
-    if active >= settings.max_streams:
+    active = [s for s in registry.list() if s.status not in TERMINAL_STATUSES]
+    if len(active) >= settings.max_streams:
         raise HTTPException(
             status_code=429,
             detail=f"this service runs at most {settings.max_streams} streams at once; stop one or try later",
             headers={"Retry-After": "30"},
         )
-    info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules)
-    publish_status(publisher, info.id, StreamStatus.STARTING)
-    return _with_links(info)
+    capacity = registry.capacity()
+    busy = sum(s.status != StreamStatus.QUEUED for s in active)
+    status, reason = StreamStatus.STARTING, None
+    if busy >= capacity or any(s.status == StreamStatus.QUEUED for s in active):
+        status = StreamStatus.QUEUED
+        reason = f"all {capacity} analysis slots are busy" if capacity else "no worker is running"
+    info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules, status, reason)
+    publish_status(publisher, info.id, status, reason)
+    return _with_links(info, _places(registry.list()).get(info.id))
 
 
 @router.get("", response_model=StreamList)
 def list_streams(registry: RegistryDep) -> StreamList:
-    return StreamList(streams=[_with_links(info) for info in registry.list()])
+    streams = registry.list()
+    places = _places(streams)
+    return StreamList(streams=[_with_links(info, places.get(info.id)) for info in streams])
 
 
 @router.get("/{stream_id}", response_model=StreamInfo, responses={404: {"model": ErrorBody}})
-def get_stream(info: StreamDep) -> StreamInfo:
-    return _with_links(info)
+def get_stream(info: StreamDep, registry: RegistryDep) -> StreamInfo:
+    places = _places(registry.list()) if info.status == StreamStatus.QUEUED else {}
+    return _with_links(info, places.get(info.id))
 
 
 @router.delete(

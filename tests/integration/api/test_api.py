@@ -40,16 +40,17 @@ def test_create_and_read_back(api):
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["status"] == "starting" and body["analysis_fps"] == 4 and body["name"] == "studio 1"
+    assert body["status"] == "queued" and body["analysis_fps"] == 4 and body["name"] == "studio 1"
+    assert body["reason"] == "no worker is running; place 1 in the queue"
     assert body["links"]["live"] == f"/ws/streams/{body['id']}"
     assert body["url"] == "rtmp://***@localhost/app/key"  # the worker gets the credentials, readers do not
     assert api.get(f"/streams/{body['id']}").json()["url"] == "rtmp://***@localhost/app/key"
     assert api.get("/streams").json()["streams"][0]["url"] == "rtmp://***@localhost/app/key"
     assert [s["id"] for s in api.get("/streams").json()["streams"]] == [body["id"]]
     stats = api.get(f"/streams/{body['id']}/stats").json()
-    assert stats == {"stream_id": body["id"], "status": "starting", "stats": None}
+    assert stats == {"stream_id": body["id"], "status": "queued", "stats": None}
     events = api.get(f"/streams/{body['id']}/events").json()["events"]
-    assert [(e["type"], e["status"]) for e in events] == [("status", "starting")]
+    assert [(e["type"], e["status"], e["reason"]) for e in events] == [("status", "queued", "no worker is running")]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ def test_api_key_guards_mutations_and_websockets(redis_url, key_prefix):
             ws.receive_json()
         assert closed.value.code == 4401
         with api.websocket_connect(f"/ws/streams/{stream_id}?token=s3cret") as ws:
-            assert ws.receive_json()["status"] == "starting"
+            assert ws.receive_json()["status"] == "queued"
 
 
 def test_metrics_report_streams_and_worker_stages(api, settings, client):
@@ -163,7 +164,7 @@ def test_metrics_report_streams_and_worker_stages(api, settings, client):
     registry.update_progress(stream_id, {"frames_analysed": 42}, media_time=8.4)
     registry.heartbeat("host-1", {"streams": [stream_id], "stages": {"detect": {"total_ms": 1500.0, "items": 30}}}, 5)
     text = api.get("/metrics").text
-    assert 'se_streams{status="starting"} 1.0' in text
+    assert 'se_streams{status="queued"} 1.0' in text
     assert f'se_stream_frames_analysed_total{{stream="{stream_id}"}} 42.0' in text
     assert 'se_worker_stage_seconds_total{stage="detect",worker="host-1"} 1.5' in text
     assert "se_workers 1.0" in text
@@ -175,7 +176,7 @@ def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url,
         stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
         publisher = Publisher(client, Keys(key_prefix), 10_000)
         with api.websocket_connect(f"/ws/streams/{stream_id}") as ws:
-            assert ws.receive_json()["status"] == "starting"
+            assert ws.receive_json()["status"] == "queued"
             published = []
             for burst in range(5):  # far more than the 8-message live queue holds
                 faces = [encode(face_message(stream_id, burst + i / 100)) for i in range(60)]
@@ -224,3 +225,15 @@ def test_oversized_bodies_too_many_changes_and_too_many_streams_are_refused_with
         assert limited.status_code == 429 and "too many changes" in limited.json()["detail"]
         assert int(limited.headers["retry-after"]) >= 1
         assert api.get("/streams").status_code == 200  # reads are not rate limited
+
+
+def test_beyond_the_workers_capacity_streams_are_queued_with_their_place_first_come_first_served(api, settings, client):
+    registry = StreamRegistry(client, Keys(settings.key_prefix))
+    registry.heartbeat("host-1", {"capacity": 1, "streams": []}, ttl_s=30)  # one worker with one slot
+    first, second, third = (api.post("/streams", json={"url": f"rtmp://localhost/{n}"}).json() for n in "abc")
+    assert first["status"] == "starting"
+    assert (second["status"], second["reason"]) == ("queued", "all 1 analysis slots are busy; place 1 in the queue")
+    assert api.get(f"/streams/{third['id']}").json()["reason"].endswith("place 2 in the queue")
+    assert registry.claimable() == [first["id"], second["id"], third["id"]]  # workers claim in this order
+    assert api.delete(f"/streams/{second['id']}").status_code == 200  # leaving the queue moves the others up
+    assert api.get(f"/streams/{third['id']}").json()["reason"].endswith("place 1 in the queue")

@@ -54,7 +54,7 @@ def test_a_socket_without_since_opens_with_a_bounded_snapshot_then_goes_live(set
     ids = publisher.emit(stream_id, messages)
     with api.websocket_connect(f"/ws/streams/{stream_id}") as ws:
         snapshot = ws.receive_json()
-        assert snapshot["type"] == "snapshot" and snapshot["id"] == ids[-1] and snapshot["status"] == "starting"
+        assert snapshot["type"] == "snapshot" and snapshot["id"] == ids[-1] and snapshot["status"] == "queued"
         assert [a["pts"] for a in snapshot["alerts"]] == [59.9, 69.9, 79.9, 89.9, 99.9]  # the last 5, oldest first
         (live,) = publisher.emit(stream_id, [encode(face_message(stream_id, 100.0))])
         assert ws.receive_json()["id"] == live  # nothing of the 1,011 older messages came in between
