@@ -12,6 +12,7 @@ const state = {
   ticks: [], faces: new Map(), characters: new Map(), alerts: [],
 };
 let apiKey = sessionStorage.getItem("apiKey");
+const thumbnails = new Map(); // character id -> its <img>
 
 /** An element with text children only: strings become text nodes, so nothing is ever parsed as markup. */
 function el(tag, props = {}, ...children) {
@@ -230,8 +231,12 @@ function drawFaces() {
 function drawCharacters() {
   const items = [...state.characters.entries()].map(([id, c]) => {
     const now = c.face ? `${c.face.confidence < UNCERTAIN ? "maybe " : ""}${c.face.label} (${c.face.polarity})` : "";
-    const thumb = el("img", { src: `/characters/${encodeURIComponent(id)}/thumbnail`, alt: "" });
-    thumb.addEventListener("error", () => thumb.removeAttribute("src"));
+    let thumb = thumbnails.get(id); // one element per character: redrawing must not fetch it again
+    if (!thumb) {
+      thumb = el("img", { src: `/characters/${encodeURIComponent(id)}/thumbnail`, alt: "" });
+      thumb.addEventListener("error", () => thumb.removeAttribute("src"));
+      thumbnails.set(id, thumb);
+    }
     return el("li", { "data-character": id },
       thumb,
       el("div", {}, el("div", { class: "who" }, c.name || "unnamed"), el("div", { class: "muted" }, now)),
