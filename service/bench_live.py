@@ -63,15 +63,12 @@ def _rate(base: str, stream_id: str, seconds: float) -> float:
     return (last - first) / (ended - began)
 
 
-async def _subscribe(url: str, latencies: list[float], received: list[int], index: int, stop: asyncio.Event):
+async def _subscribe(url: str, latencies: list[float], received: list[int], index: int) -> None:
+    """One subscriber until cancelled: its snapshot, then every live message's delivery latency."""
     async with websockets.connect(url, max_queue=None, open_timeout=60) as ws:
         snapshot = json.loads(await ws.recv())
         assert snapshot["type"] == "snapshot"
-        while not stop.is_set():
-            try:
-                text = await asyncio.wait_for(ws.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
+        async for text in ws:
             stored_ms = int(text[7 : text.index("-", 7)])  # {"id":"<ms>-<seq>", … : the id comes first
             latencies.append(time.time() * 1000 - stored_ms)
             received[index] += 1
@@ -80,18 +77,18 @@ async def _subscribe(url: str, latencies: list[float], received: list[int], inde
 async def _with_subscribers(ws_url: str, count: int, base: str, stream_id: str, seconds: float) -> dict:
     latencies: list[float] = []
     received = [0] * count
-    stop = asyncio.Event()
     tasks = []
     for start in range(0, count, 100):  # open in batches: a thousand handshakes at once is a test of its own
         for index in range(start, min(count, start + 100)):
-            tasks.append(asyncio.create_task(_subscribe(ws_url, latencies, received, index, stop)))
+            tasks.append(asyncio.create_task(_subscribe(ws_url, latencies, received, index)))
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)  # every snapshot sent, live from here
     latencies.clear()
     rate = await asyncio.to_thread(_rate, base, stream_id, seconds)
-    stop.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
+    failed = [task for task in tasks if task.done() and task.exception() is not None]  # ended before the cut
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     return {
         "subscribers": count,
         "subscribers_failed": len(failed),
