@@ -34,16 +34,15 @@ def worker(settings: Settings, stop: threading.Event) -> None:
     build_worker(settings, target).run(stop)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """The demo's listening socket, bound before anything else happens."""
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as exc:
-        listener.close()
-        raise SystemExit(f"error: cannot listen on {host}:{port} ({exc.strerror}); is another demo running?") from exc
-    return listener
+def _check_port(host: str, port: int) -> None:
+    """Exits with a clear message when the demo could not listen on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = f"cannot listen on {host}:{port} ({exc.strerror}); is another demo running?"
+            raise SystemExit(f"error: {reason}") from exc
 
 
 def _demo_stream(registry: StreamRegistry, url: str, fps: float) -> StreamInfo:
@@ -62,7 +61,7 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     spec = parse_source(clip or str(DEMO_CLIP), SourcePolicy.operator())  # a bad path fails before anything starts
     media = sorted({*settings.media_dirs, Path(spec.url).parent})  # the demo's own clip must be playable
     settings = settings.model_copy(update={"allow_local_files": True, "media_dirs": media})
-    listener = _bind(host, port)  # a busy port fails here, before any stream is registered
+    _check_port(host, port)  # a busy port fails here, before any stream is registered
     target = connect(settings)
     stop = threading.Event()
     runner = build_worker(settings, target)
@@ -78,8 +77,7 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
         flush=True,
     )
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, target.url), log_level="warning"))
-        server.run(sockets=[listener])
+        uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level="warning")
     finally:
         stop.set()
         thread.join(timeout=10)
