@@ -50,7 +50,7 @@ def render_spatial_png(
     heatmap: Mapping[str, Any] | SpatialHeatmap,
     keyframe_rgb: np.ndarray | None = None,
     polarity: str | None = None,
-    title: str | None = None,
+    subject: str | None = None,
 ) -> bytes:
     """Overlay one polarity's occupancy (or, with ``polarity=None``, positive minus negative) on a keyframe.
 
@@ -67,12 +67,12 @@ def render_spatial_png(
         limit = max(float(np.abs(values).max()), 1e-6)
         norm = Normalize(-limit, limit)
         colours = [(*_COLOURS["negative"], _MAX_ALPHA), (1.0, 1.0, 1.0, 0.0), (*_COLOURS["positive"], _MAX_ALPHA)]
-        label, shown = "net occupancy (positive - negative)", "net polarity"
+        label, shown = "green: faces here were mostly positive; red: mostly negative", "how faces felt, by place"
     elif polarity in POLARITIES:
         values = grids[polarity]
         norm = Normalize(0.0, max(float(values.max()), 1e-6))
         colours = [(*_COLOURS[polarity], 0.0), (*_COLOURS[polarity], _MAX_ALPHA)]
-        label, shown = f"share of frames with a {polarity} face", polarity
+        label, shown = f"share of frames with a {polarity} face here", f"where {polarity} faces were"
     else:
         raise ValueError(f"polarity must be one of {POLARITIES} or None, got {polarity!r}")
     cmap = LinearSegmentedColormap.from_list(f"overlay_{shown}", colours)
@@ -102,12 +102,13 @@ def render_spatial_png(
     span = ""
     if data.get("window_start") is not None and data.get("window_end") is not None:
         span = f" | {_clock(data['window_start'])}-{_clock(data['window_end'])}"
-    ax.set_title(title or f"Faces on screen: {shown}{span} | {data['frames']} frames")
+    who = f"{subject}: " if subject else ""
+    ax.set_title(f"{who}{shown}{span} | {data['frames']} frames")
     fig.tight_layout()
     return _png(fig)
 
 
-def render_temporal_png(temporal: Mapping[str, Any] | TemporalHeatmap, title: str | None = None) -> bytes:
+def render_temporal_png(temporal: Mapping[str, Any] | TemporalHeatmap, subject: str | None = None) -> bytes:
     """Classes x time bins of mean class probability; bins without faces are grey, not zero-coloured."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -140,8 +141,14 @@ def render_temporal_png(temporal: Mapping[str, Any] | TemporalHeatmap, title: st
     ax.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _: _clock(seconds)))
     ax.set_xlabel("media time (mm:ss); grey = no faces")
     fig.colorbar(image, ax=ax, label="mean probability", fraction=0.04, pad=0.02)
-    who = "whole stream" if data.get("track_id") is None else f"track {data['track_id']}"
-    ax.set_title(title or f"Emotion mix over time ({who}, {bin_s:g} s bins)")
+    who = (
+        f"face track {data['track_id']}"
+        if data.get("track_id") is not None
+        else "this person's faces"
+        if data.get("character_id")
+        else "all faces"
+    )
+    ax.set_title(f"{subject + ': ' if subject else ''}emotion mix over time ({who}, {bin_s:g} s bins)")
     if not bins:
         ax.text((start + end) / 2, (len(classes) - 1) / 2, "no faces yet", ha="center", va="center", color="white")
     fig.tight_layout()

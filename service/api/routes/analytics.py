@@ -198,6 +198,6 @@ def _heatmap(
     if format == "json":
         return Response(content=json.dumps(data, separators=(",", ":")).encode(), media_type="application/json")
     if kind == "temporal":
-        return Response(content=render_temporal_png(data, title=title), media_type="image/png")
-    png = render_spatial_png(data, keyframes.get(info.id), polarity, title=title)
+        return Response(content=render_temporal_png(data, subject=title), media_type="image/png")
+    png = render_spatial_png(data, keyframes.get(info.id), polarity, subject=title)
     return Response(content=png, media_type="image/png")
