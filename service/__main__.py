@@ -1,4 +1,4 @@
-"""Command line: ``python -m service {serve,worker,demo,check,bench,bench-live,eval-video,track-crops}``."""
+"""Command line: ``python -m service {serve,worker,demo,check,analyze,bench,bench-live,eval-video,track-crops}``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--seconds", type=float, default=20.0, help="each measurement's length (at most 120)")
     live.add_argument("--fps", type=float, default=5.0, help="analysis frames per media second of the stream")
     live.add_argument("--json", action="store_true", help="print the result as JSON")
+    offline = sub.add_parser("analyze", help="a recorded programme, offline: events, per-person CSV, summary, report")
+    offline.add_argument("file", help="video file")
+    offline.add_argument("--out", default=None, help="output folder (default: <file>-analysis beside it)")
+    offline.add_argument("--fps", type=float, default=None, help="analysis frames per media second")
     evaluate = sub.add_parser("eval-video", help="per-frame labels, label flip rate and per-second polarity of a clip")
     evaluate.add_argument("--clip", required=True, help="video file")
     evaluate.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             from service.bench import run_bench
 
             run_bench(settings, args.clip, args.fps, args.repeat, args.json)
+        elif args.command == "analyze":
+            from service.analyze import analyze_file
+
+            analyze_file(settings, args.file, args.out, args.fps)
         elif args.command == "bench-live":
             from service.bench_live import run_bench_live
 
