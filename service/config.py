@@ -103,6 +103,9 @@ class Settings(BaseSettings):
 
     # analytics and delivery
     window_s: float = Field(60.0, gt=0, description="sliding window of the stats")
+    preview_interval_s: float = Field(
+        0.5, gt=0, description="media seconds between stored keyframes (the dashboard's live preview, heatmaps)"
+    )
     stats_interval_s: float = Field(1.0, gt=0, description="media seconds between stats ticks")
     events_maxlen: int = Field(100_000, ge=100, description="approximate cap of each stream's event history")
     # admission

@@ -27,8 +27,12 @@ class Keys:
         return f"{self.prefix}:stream:{stream_id}:alerts"
 
     def keyframe(self, stream_id: str) -> str:
-        """String: a recent JPEG frame of the stream, the backdrop of spatial heatmaps."""
+        """String: a recent JPEG frame of the stream (the live preview, and the backdrop of spatial heatmaps)."""
         return f"{self.prefix}:stream:{stream_id}:keyframe"
+
+    def keyframe_pts(self, stream_id: str) -> str:
+        """String: the media time of that keyframe, to match it with its frame's face events."""
+        return f"{self.prefix}:stream:{stream_id}:keyframe:pts"
 
     def channel(self, stream_id: str) -> str:
         """Pub/sub channel of live messages of one stream."""

@@ -154,6 +154,7 @@ class StreamRegistry:
             self.keys.events(stream_id),
             self.keys.alerts(stream_id),
             self.keys.keyframe(stream_id),
+            self.keys.keyframe_pts(stream_id),
         )
         self.client.srem(self.keys.streams, stream_id)
 

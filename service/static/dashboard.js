@@ -10,6 +10,7 @@ const UNCERTAIN = 0.4; // labels held below this confidence are shown as uncerta
 const state = {
   stream: null, socket: null, lastId: null, retry: 1000,
   ticks: [], faces: new Map(), characters: new Map(), alerts: [],
+  frames: new Map(), // media time -> that frame's face events (the last few seconds), to box the preview
 };
 let apiKey = sessionStorage.getItem("apiKey");
 const thumbnails = new Map(); // character id -> its <img>
@@ -66,6 +67,7 @@ function watch(id) {
   if (state.socket) { const old = state.socket; state.socket = null; old.close(); }
   Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [] });
   state.faces.clear();
+  state.frames.clear();
   state.characters.clear();
   drawAll();
   connect();
@@ -129,6 +131,9 @@ function addTick(stats) {
 
 function onFace(face) {
   state.faces.set(face.track_id, face);
+  const same = state.frames.get(face.pts) || [];
+  state.frames.set(face.pts, [...same, face]);
+  for (const pts of state.frames.keys()) if (face.pts - pts > 10 || pts > face.pts) state.frames.delete(pts);
   if (face.character_id) {
     const known = state.characters.get(face.character_id) || { name: face.character, seen: face.pts, face: null };
     known.name = face.character || known.name;
@@ -257,6 +262,39 @@ function drawAlerts() {
   $("alerts").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "none yet")]));
 }
 
+/** The latest analysed frame with its faces' boxes, names and labels; polled, never replayed from history. */
+async function refreshPreview() {
+  if (!state.stream || document.hidden) return;
+  const response = await fetch(`/streams/${encodeURIComponent(state.stream)}/preview.jpg`, { cache: "no-store" });
+  if (!response.ok) return;
+  const pts = Number(response.headers.get("X-Media-Time"));
+  const bitmap = await createImageBitmap(await response.blob());
+  const canvas = $("preview"), g = canvas.getContext("2d");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  g.drawImage(bitmap, 0, 0);
+  const faces = state.frames.get(pts) || [];
+  g.lineWidth = Math.max(2, canvas.width / 320);
+  g.font = `${Math.max(12, Math.round(canvas.width / 50))}px system-ui, sans-serif`;
+  for (const f of faces) {
+    const sx = canvas.width / f.frame_size[0], sy = canvas.height / f.frame_size[1];
+    const [x1, y1, x2, y2] = f.box;
+    const uncertain = f.confidence < UNCERTAIN;
+    g.strokeStyle = COLOURS[f.polarity];
+    g.setLineDash(uncertain ? [6, 4] : []);
+    g.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
+    const text = `${nameOf(f.character_id, `face ${f.track_id}`)}: ${f.label}${uncertain ? "?" : ""}`;
+    const width = g.measureText(text).width + 8, height = parseInt(g.font, 10) + 6;
+    g.fillStyle = "rgba(0, 0, 0, 0.7)";
+    g.fillRect(x1 * sx, Math.max(0, y1 * sy - height), width, height);
+    g.fillStyle = "#fff";
+    g.fillText(text, x1 * sx + 4, Math.max(height - 6, y1 * sy - 6)); // canvas text: drawn, never parsed
+  }
+  g.setLineDash([]);
+  canvas.dataset.pts = String(pts);
+  canvas.dataset.faces = String(faces.length);
+}
+
 function refreshHeatmaps() {
   if (!state.stream) return;
   const stamp = Date.now(), id = encodeURIComponent(state.stream);
@@ -310,3 +348,4 @@ $("streams").addEventListener("change", (event) => watch(event.target.value));
 refreshStreams();
 setInterval(() => refreshStreams(), 5000);
 setInterval(refreshHeatmaps, 10000);
+setInterval(() => refreshPreview().catch(() => {}), 400);

@@ -38,7 +38,6 @@ from service.worker.jobs import StreamJob
 from service.worker.leases import LeaseKeeper
 
 log = logging.getLogger(__name__)
-KEYFRAME_EVERY_S = 5.0  # media seconds between stored keyframes (heatmap backdrops)
 
 
 def latency_quantiles(samples: deque[float]) -> dict[str, float]:
@@ -295,8 +294,8 @@ class Worker:
         self.latencies_ms.extend((now - frame.decoded_at) * 1000 for _, frame in batch)
         for job, frame in batch:
             if frame.pts >= job.next_keyframe:
-                self.keyframes.put(job.info.id, frame.image)
-                job.next_keyframe = frame.pts + KEYFRAME_EVERY_S
+                self.keyframes.put(job.info.id, frame.image, frame.pts)
+                job.next_keyframe = frame.pts + self.settings.preview_interval_s
             if now - job.last_progress >= 1.0:
                 self._progress(job)
                 job.last_progress = now

@@ -91,6 +91,10 @@ def test_names_with_markup_and_script_show_as_text_and_nothing_runs(service, bro
             timeout=90_000,
         )
         page.wait_for_function("name => document.querySelector('#faces').textContent.includes(name)", arg=PERSON_NAME)
+        # the live preview: the latest analysed frame, boxed with the faces of that very frame
+        page.wait_for_function("() => Number(document.querySelector('#preview').dataset.faces || 0) >= 1")
+        preview = httpx.get(f"{service.base}/streams/{stream['id']}/preview.jpg")
+        assert preview.headers["content-type"] == "image/jpeg" and float(preview.headers["x-media-time"]) >= 0
         shot(page, "dashboard-hostile-names")
         assert page.evaluate("window.__xss") is None
         assert page.locator("img[src='x']").count() == 0 and page.locator("#bold").count() == 0

@@ -131,6 +131,21 @@ def put_alert_rules(info: StreamDep, rules: list[AlertRule], registry: RegistryD
 
 
 @router.get(
+    "/{stream_id}/preview.jpg",
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+)
+def get_preview(info: StreamDep, keyframes: KeyframesDep) -> Response:
+    """The latest analysed frame (JPEG, about twice per media second); ``X-Media-Time`` names its frame, whose face
+    events carry the same ``pts``: draw their boxes on it."""
+    latest = keyframes.latest_jpeg(info.id)
+    if latest is None:
+        raise HTTPException(status_code=404, detail="no analysed frame yet")
+    jpeg, pts = latest
+    headers = {"X-Media-Time": repr(pts), "Cache-Control": "no-store"}
+    return Response(content=jpeg, media_type="image/jpeg", headers=headers)
+
+
+@router.get(
     "/{stream_id}/heatmap",
     responses={200: {"content": {"image/png": {}, "application/json": {}}}, 404: {"model": ErrorBody}},
 )
