@@ -9,13 +9,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from service.api.app import create_app
 from service.bus.connection import RedisTarget
 from service.config import Settings
 from service.runtime import build_worker
-from tests.conftest import DATA, LOOPBACK, free_port
+from tests.conftest import DATA, LOOPBACK, serving
 
 
 @dataclass
@@ -44,20 +43,9 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     worker = build_worker(settings, RedisTarget(redis_url))
     worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     worker_thread.start()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
-    )
-    server_thread = threading.Thread(target=server.run, daemon=True)
-    server_thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        assert time.time() < deadline, "API did not start"
-        time.sleep(0.05)
-    yield RunningService(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings)
-    server.should_exit = True
+    with serving(create_app(settings, redis_url)) as port:
+        yield RunningService(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings)
     stop.set()
-    server_thread.join(timeout=10)
     worker_thread.join(timeout=10)
     assert not worker_thread.is_alive(), "worker did not stop"
 

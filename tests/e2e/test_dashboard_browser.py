@@ -7,20 +7,17 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
 
 from service.api.app import create_app
 from service.config import Settings
-from tests.conftest import LOOPBACK, free_port
+from tests.conftest import LOOPBACK, serving
 from tests.edited_clips import read_frames
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.redis]
@@ -111,19 +108,8 @@ def test_names_with_markup_and_script_show_as_text_and_nothing_runs(service, bro
 def secured(redis_url: str, key_prefix: str) -> Iterator[str]:
     """An API (no worker) that needs the key ``s3cret`` for every mutation and WebSocket."""
     settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK, api_key="s3cret")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, redis_url), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        assert time.time() < deadline, "API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, redis_url)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_with_an_api_key_the_dashboard_asks_once_and_then_works(secured, browser):

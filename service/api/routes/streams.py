@@ -101,7 +101,7 @@ def create_stream(
         reason = f"all {capacity} analysis slots are busy" if capacity else "no worker is running"
     info = registry.create(spec.url, body.name, fps, body.realtime, body.loop, rules, status, reason)
     publish_status(publisher, info.id, status, reason)
-    return _with_links(info, _places(registry.list()).get(info.id))
+    return _with_links(info, _places([*active, info]).get(info.id))
 
 
 @router.get("", response_model=StreamList)

@@ -7,20 +7,18 @@ documented answer, not a fault, and the only 5xx allowed.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
 from service.api.app import create_app
 from service.config import Settings
-from tests.conftest import LOOPBACK, free_port
+from tests.conftest import LOOPBACK, serving
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -32,24 +30,11 @@ CALLS: list[int] = []
 
 @pytest.fixture(scope="module")
 def base(redis_url: str) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(SETTINGS, redis_url), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        assert time.time() < deadline, "API did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    created = httpx.post(f"{url}/streams", json={"url": "rtmp://localhost/fuzz", "name": "fuzz"})
-    assert created.status_code == 201  # one real stream, so some generated ids can hit something
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
-    import redis
-
+    with serving(create_app(SETTINGS, redis_url), log_level="error") as port:
+        url = f"http://127.0.0.1:{port}"
+        created = httpx.post(f"{url}/streams", json={"url": "rtmp://localhost/fuzz", "name": "fuzz"})
+        assert created.status_code == 201  # one real stream, so some generated ids can hit something
+        yield url
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter("fuzz:*"))
     if keys:

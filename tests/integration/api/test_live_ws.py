@@ -3,12 +3,10 @@ catch-ups, future and malformed ``since``, odd paths answered at once, resumptio
 
 import asyncio
 import json
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -19,7 +17,7 @@ from service.bus.keys import Keys
 from service.bus.publisher import Publisher
 from service.config import Settings
 from service.wire import alert_message, encode
-from tests.conftest import LOOPBACK, free_port
+from tests.conftest import LOOPBACK, serving
 from tests.integration.api.test_api import face_message
 
 pytestmark = pytest.mark.redis
@@ -94,37 +92,21 @@ def test_odd_paths_and_ids_are_answered_at_once_without_a_server_error(setup):
     assert api.get(f"/streams/{stream_id}/events", params={"since": top}).json()["events"] == []
 
 
-def _serve(app) -> tuple[uvicorn.Server, threading.Thread, int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, port
-
-
 def test_after_an_api_restart_a_client_resumes_with_since_and_gets_every_missed_message_once(
     redis_url, key_prefix, client
 ):
     settings = Settings(key_prefix=key_prefix, source_allow_networks=LOOPBACK)
     publisher = Publisher(client, Keys(key_prefix), 100_000)
-    server, thread, port = _serve(create_app(settings, redis_url))
-    stream_id = httpx.post(f"http://127.0.0.1:{port}/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
 
     async def read(url: str, count: int) -> list[str]:
         async with websockets.connect(url) as ws:
             return [json.loads(await ws.recv())["id"] for _ in range(count)]
 
-    first = publisher.emit(stream_id, [encode(face_message(stream_id, i / 10)) for i in range(50)])
-    seen = asyncio.run(read(f"ws://127.0.0.1:{port}/ws/streams/{stream_id}?since=0", 51))  # status + 50 faces
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, redis_url)) as port:
+        stream_id = httpx.post(f"http://127.0.0.1:{port}/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
+        first = publisher.emit(stream_id, [encode(face_message(stream_id, i / 10)) for i in range(50)])
+        seen = asyncio.run(read(f"ws://127.0.0.1:{port}/ws/streams/{stream_id}?since=0", 51))  # status + 50 faces
     missed = publisher.emit(stream_id, [encode(face_message(stream_id, 5 + i / 10)) for i in range(30)])
-    server, thread, port = _serve(create_app(settings, redis_url))  # the API comes back (a new process would too)
-    try:
+    with serving(create_app(settings, redis_url)) as port:  # the API comes back (a new process would too)
         resumed = asyncio.run(read(f"ws://127.0.0.1:{port}/ws/streams/{stream_id}?since={seen[-1]}", 30))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert seen[1:] == first and resumed == missed  # every missed message, once, in order
