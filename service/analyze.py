@@ -31,7 +31,7 @@ import av
 import numpy as np
 
 from service import wire
-from service.analytics import DEFAULT_RULE, SpatialHeatmap, TemporalHeatmap, render_spatial_png, render_temporal_png
+from service.analytics import DEFAULT_RULES, SpatialHeatmap, TemporalHeatmap, render_spatial_png, render_temporal_png
 from service.config import Settings
 from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import SourcePolicy, parse_source
@@ -59,7 +59,7 @@ def analyze_file(settings: Settings, clip: str, out: str | None, fps: float | No
     target.mkdir(parents=True, exist_ok=True)
     duration = _duration(spec.url)
     pipeline = build_pipeline(settings)
-    state = new_stream_state(settings, pipeline, "offline", [DEFAULT_RULE])
+    state = new_stream_state(settings, pipeline, "offline", DEFAULT_RULES)
     source = VideoSource(spec, source_options(settings, fps), threading.Event())
     messages: list[dict[str, Any]] = []
     keyframe: np.ndarray | None = None

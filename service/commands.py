@@ -10,16 +10,19 @@ from pathlib import Path
 
 import uvicorn
 
+from service.analytics import DEFAULT_RULES
 from service.api.app import create_app
 from service.bus.connection import connect
 from service.bus.keys import Keys
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.ingest.urls import SourcePolicy, parse_source
-from service.schemas import DEFAULT_ALERT_RULES, StreamInfo
+from service.schemas import StreamInfo
 
 log = logging.getLogger(__name__)
-DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_face.mp4"
+DATA = Path(__file__).resolve().parent / "data"
+DEMO_CLIP = DATA / "demo_face.mp4"  # one face: the benchmarks' clip
+DEMO_PROGRAMME = DATA / "demo_programme.mp4"  # a host and a guest, cut together: what the demo plays
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
@@ -51,14 +54,14 @@ def _demo_stream(registry: StreamRegistry, url: str, fps: float) -> StreamInfo:
         if info.name == "demo" and info.url == url:
             registry.resume(info.id)
             return info
-    return registry.create(url, "demo", fps, realtime=True, loop=True, alert_rules=list(DEFAULT_ALERT_RULES))
+    return registry.create(url, "demo", fps, realtime=True, loop=True, alert_rules=list(DEFAULT_RULES))
 
 
 def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
     """Embedded Redis (unless REDIS_URL is set), a worker thread and the API, with a clip looping as live."""
     from service.runtime import build_worker
 
-    spec = parse_source(clip or str(DEMO_CLIP), SourcePolicy.operator())  # a bad path fails before anything starts
+    spec = parse_source(clip or str(DEMO_PROGRAMME), SourcePolicy.operator())  # a bad path fails before anything starts
     media = sorted({*settings.media_dirs, Path(spec.url).parent})  # the demo's own clip must be playable
     settings = settings.model_copy(update={"allow_local_files": True, "media_dirs": media})
     _check_port(host, port)  # a busy port fails here, before any stream is registered

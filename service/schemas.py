@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from service.analytics import DEFAULT_RULE, AlertEvent, AlertRule, WindowStats
+from service.analytics import AlertEvent, AlertRule, WindowStats
 
 
 class StreamStatus(StrEnum):
@@ -30,7 +30,6 @@ class StreamStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({StreamStatus.ENDED, StreamStatus.FAILED, StreamStatus.STOPPED})
-DEFAULT_ALERT_RULES: tuple[AlertRule, ...] = (DEFAULT_RULE,)
 MAX_ALERT_RULES = 20
 CHARACTER_ID = r"^ch_[0-9a-f]{12}$"  # ids are random (service.identity.characters.new_character_id)
 STREAM_ID = re.compile(r"^[0-9a-f]{12}$")  # ids are random (service.bus.registry.StreamRegistry.create)
@@ -69,7 +68,7 @@ class StreamCreate(BaseModel):
     alert_rules: list[AlertRule] | None = Field(
         None,
         max_length=MAX_ALERT_RULES,
-        description="alert rules; default: negative_share > 0.5 over 60 s; [] for none",
+        description="default: negative_share > 0.5 over 60 s, for the stream and per character; [] for none",
     )
 
 

@@ -19,6 +19,7 @@ class Shot:
     clip: str  # a file in tests/data
     start: int  # first source frame
     frames: int
+    step: int = 1  # -1 plays the shot backwards from ``start`` (a longer shot from a short clip, no jump)
 
 
 def read_frames(clip: str) -> list[np.ndarray]:
@@ -39,7 +40,7 @@ def write_edit(path: Path, shots: Sequence[Shot], size: tuple[int, int] = (640, 
                 cuts.append(written / fps)
             frames = sources[shot.clip]
             for i in range(shot.frames):
-                image = _fit(frames[(shot.start + i) % len(frames)], size)
+                image = _fit(frames[(shot.start + i * shot.step) % len(frames)], size)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                     container.mux(packet)
                 written += 1

@@ -7,6 +7,7 @@ reproduces the same numbers.
 from .alerts import (
     CHECKS,
     DEFAULT_RULE,
+    DEFAULT_RULES,
     OPS,
     REASONS,
     AlertEngine,
@@ -28,6 +29,7 @@ __all__ = [
     "CHECKS",
     "CLASSES",
     "DEFAULT_RULE",
+    "DEFAULT_RULES",
     "METRICS",
     "OPS",
     "POLARITIES",

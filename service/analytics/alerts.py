@@ -98,6 +98,11 @@ def unique_rule_names(rules: Iterable[AlertRule]) -> tuple[AlertRule, ...]:
 
 
 DEFAULT_RULE = AlertRule(metric="negative_share", op=">", threshold=0.5, window_s=60.0)
+# What a producer asks first: is the room, and is any one person, mostly negative over the last minute.
+DEFAULT_RULES: tuple[AlertRule, ...] = (
+    DEFAULT_RULE,
+    AlertRule(metric="negative_share", op=">", threshold=0.5, window_s=60.0, per_character=True),
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,12 @@ def _always(rule: AlertRule, limits: Verification) -> bool:
     return True
 
 
+def _within_shots(rule: AlertRule, limits: Verification) -> bool:
+    """Checks against shot switching guard windows that mix shots; a character's window mixes none: it holds
+    only that person's faces, recognised across the cuts (that is what ``per_character`` asks for)."""
+    return not rule.per_character
+
+
 def _holds_after_cut(e: CheckContext) -> bool:
     cut = e.window.last_cut(e.pts, e.rule.window_s)
     if cut is None:
@@ -179,19 +190,23 @@ def _holds_after_cut(e: CheckContext) -> bool:
 
 # A rule about the very thing a check measures must not be suppressed by that check.
 CHECKS: tuple[Check, ...] = (
-    Check("shot_cuts", _always, lambda e: e.stream.cuts > e.limits.max_cuts),
+    Check("shot_cuts", _within_shots, lambda e: e.stream.cuts > e.limits.max_cuts),
     Check(
         "low_confidence",
         lambda rule, _: rule.metric not in {"mean_confidence", "low_confidence_share"},
         lambda e: e.stats.low_confidence_share > e.limits.max_low_confidence_share,
     ),
-    Check("track_churn", _always, lambda e: e.stream.track_churn > e.limits.max_track_churn),
+    Check("track_churn", _within_shots, lambda e: e.stream.track_churn > e.limits.max_track_churn),
     Check(
         "occluded_or_absent",
         lambda rule, _: rule.metric != "coverage",
         lambda e: e.stats.coverage < e.limits.min_coverage,
     ),
-    Check("not_after_cut", lambda _, limits: limits.recheck_after_cut, lambda e: not _holds_after_cut(e)),
+    Check(
+        "not_after_cut",
+        lambda rule, limits: limits.recheck_after_cut and _within_shots(rule, limits),
+        lambda e: not _holds_after_cut(e),
+    ),
 )
 REASONS: tuple[str, ...] = tuple(check.name for check in CHECKS)
 

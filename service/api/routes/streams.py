@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from service.analytics import DEFAULT_RULES
 from service.api.deps import (
     GalleryDep,
     HistoryDep,
@@ -20,7 +21,6 @@ from service.api.routes.analytics import check_rules
 from service.ingest.urls import InvalidSourceError, SourcePolicy, parse_source, redact_url
 from service.schemas import (
     CHARACTER_ID,
-    DEFAULT_ALERT_RULES,
     TERMINAL_STATUSES,
     ErrorBody,
     EventPage,
@@ -84,7 +84,7 @@ def create_stream(
         )
     if (body.loop or body.realtime) and spec.live:
         raise HTTPException(status_code=422, detail="loop and realtime apply to files, not to live sources")
-    rules = list(DEFAULT_ALERT_RULES) if body.alert_rules is None else body.alert_rules
+    rules = list(DEFAULT_RULES) if body.alert_rules is None else body.alert_rules
     check_rules(rules)
     active = [s for s in registry.list() if s.status not in TERMINAL_STATUSES]
     if len(active) >= settings.max_streams:
