@@ -134,6 +134,21 @@ def alert_message(stream_id: str, event: AlertEvent) -> dict[str, Any]:
     return {"type": "alert", "stream_id": stream_id, **plain(event)}
 
 
+def evidence_boxes(
+    faces: Sequence[Mapping[str, Any]], alert: Mapping[str, Any]
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Boxes (source pixels) of one frame's face messages: the alert's subject's (its track or character; every
+    face for a whole-stream rule), and the other faces'."""
+    whole_stream = alert["track_id"] is None and alert["character_id"] is None
+    subject: list[list[float]] = []
+    others: list[list[float]] = []
+    for face in faces:
+        mine = whole_stream or face["track_id"] == alert["track_id"]
+        mine = mine or (alert["character_id"] is not None and face["character_id"] == alert["character_id"])
+        (subject if mine else others).append(face["box"])
+    return subject, others
+
+
 def status_message(
     stream_id: str, status: StreamStatus, reason: str | None = None, pts: float | None = None
 ) -> dict[str, Any]:

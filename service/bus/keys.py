@@ -34,6 +34,10 @@ class Keys:
         """String: the media time of that keyframe, to match it with its frame's face events."""
         return f"{self.prefix}:stream:{stream_id}:keyframe:pts"
 
+    def alert_frames(self, stream_id: str) -> str:
+        """Hash: alert history id -> JPEG of the frame that raised it, the subject boxed (the alert's evidence)."""
+        return f"{self.prefix}:stream:{stream_id}:alert-frames"
+
     def channel(self, stream_id: str) -> str:
         """Pub/sub channel of live messages of one stream."""
         return f"{self.prefix}:live:{stream_id}"

@@ -155,6 +155,7 @@ class StreamRegistry:
             self.keys.alerts(stream_id),
             self.keys.keyframe(stream_id),
             self.keys.keyframe_pts(stream_id),
+            self.keys.alert_frames(stream_id),
         )
         self.client.srem(self.keys.streams, stream_id)
 

@@ -118,6 +118,16 @@ class CharacterBook:
             self.characters[entry.character_id] = Character(entry.character_id, entry.name, True, exemplars)
         return touched
 
+    def restore(self, discovered: Iterable[GalleryEntry]) -> None:
+        """Characters this stream discovered before (a restart or another worker's takeover), unnamed, with
+        their stored exemplars: the same person keeps the same id when the stream resumes."""
+        for entry in discovered:
+            if entry.character_id not in self.characters and entry.embeddings:
+                exemplars = [np.asarray(e, dtype=np.float32) for e in entry.embeddings][
+                    -self.thresholds.max_exemplars :
+                ]
+                self.characters[entry.character_id] = Character(entry.character_id, entry.name, False, exemplars)
+
     def rename(self, character_id: str, label: str) -> None:
         if character_id in self.characters:
             self.characters[character_id].label = label

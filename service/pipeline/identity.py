@@ -9,13 +9,19 @@ that never pass the gate leave their track unidentified. Timed as stage ``identi
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.identity.characters import Assignment, CharacterBook, IdentityThresholds, new_character_id
+from service.identity.characters import (
+    Assignment,
+    CharacterBook,
+    GalleryEntry,
+    IdentityThresholds,
+    new_character_id,
+)
 from service.identity.embedder import FaceEmbedder
 from service.identity.quality import QualityGate, assess
 from service.pipeline.records import FrameRecord
@@ -41,13 +47,36 @@ class _Sampling:
 
 
 @dataclass
+class PersonNames:
+    """``person N`` names for a stream's discovered characters, numbered on from the highest N it had."""
+
+    next_number: int = 1
+
+    def __call__(self) -> str:
+        self.next_number += 1
+        return f"person {self.next_number - 1}"
+
+    def taken(self, name: str) -> None:
+        match = re.fullmatch(r"person (\d+)", name)
+        if match:
+            self.next_number = max(self.next_number, int(match[1]) + 1)
+
+
+@dataclass
 class StreamIdentity:
     """What the identity stage remembers about one stream: its book and each live track's sampling."""
 
     book: CharacterBook
+    names: PersonNames
     sampling: dict[int, _Sampling] = field(default_factory=dict)
     thumbnails: dict[str, np.ndarray] = field(default_factory=dict)  # character id -> chip, to be stored
     created: list[str] = field(default_factory=list)  # discovered character ids, to be stored
+
+    def restore(self, discovered: Sequence[GalleryEntry]) -> None:
+        """Resumes with the characters the stream discovered before; new ones are numbered after them."""
+        self.book.restore(discovered)
+        for entry in discovered:
+            self.names.taken(entry.name)
 
     def end_tracks(self, track_ids: Sequence[int]) -> None:
         for track_id in track_ids:
@@ -69,8 +98,8 @@ class IdentityStage:
         self.schedule = schedule
 
     def new_stream(self) -> StreamIdentity:
-        counter = itertools.count(1)
-        return StreamIdentity(CharacterBook(self.thresholds, new_character_id, lambda: f"person {next(counter)}"))
+        names = PersonNames()
+        return StreamIdentity(CharacterBook(self.thresholds, new_character_id, names), names)
 
     def run(self, batch: Sequence[tuple[StreamIdentity, FrameRecord]]) -> None:
         """Chooses, embeds and decides; sets each face's character and each frame's new assignments."""

@@ -145,6 +145,21 @@ class StreamAnalytics:
                 seen.name = face.character or seen.name
         return messages
 
+    def restore_characters(self, summaries: Iterable[Mapping]) -> None:
+        """Screen time and first/last seen of the characters the stream had before it resumed (their tracks
+        ended with the old worker: new ones join them as they are recognised)."""
+        for summary in summaries:
+            self.characters.setdefault(
+                summary["character_id"],
+                CharacterSeen(
+                    summary["character_id"],
+                    summary["name"],
+                    summary["first_seen"],
+                    summary["last_seen"],
+                    summary["face_frames"],
+                ),
+            )
+
     def _character_tracks(self) -> list[CharacterTracks]:
         return [CharacterTracks(c.character_id, c.name, frozenset(c.tracks)) for c in self.characters.values()]
 

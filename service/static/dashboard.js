@@ -6,10 +6,21 @@ const $ = (id) => document.getElementById(id);
 const POLARITIES = ["positive", "neutral", "negative"];
 const COLOURS = { positive: "#009e73", negative: "#d55e00", neutral: "#56b4e9" };
 const UNCERTAIN = 0.4; // labels held below this confidence are shown as uncertain
+const ON_SCREEN_S = 2; // a character seen within this many media seconds is "on screen"
+// Why verification held an alert back, in words (the reasons are the names of the checks)
+const REASONS = {
+  shot_cuts: "too many shot cuts in the window",
+  low_confidence: "too many faces read with low confidence",
+  track_churn: "faces coming and going too fast",
+  occluded_or_absent: "faces absent or covered too often",
+  not_after_cut: "not true since the last cut",
+};
 
 const state = {
   stream: null, socket: null, lastId: null, retry: 1000,
-  ticks: [], faces: new Map(), characters: new Map(), alerts: [],
+  ticks: [], faces: new Map(), characters: new Map(), alerts: [], rules: [],
+  characterTicks: new Map(), // character id -> its window statistics ticks
+  timelineOf: "", // "" for everyone, or a character id
   frames: new Map(), // media time -> that frame's face events (the last few seconds), to box the preview
 };
 let apiKey = sessionStorage.getItem("apiKey");
@@ -65,13 +76,15 @@ async function refreshStreams(select) {
 
 function watch(id) {
   if (state.socket) { const old = state.socket; state.socket = null; old.close(); }
-  Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [] });
+  Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [], rules: [], timelineOf: "" });
   state.faces.clear();
   state.frames.clear();
   state.characters.clear();
+  state.characterTicks.clear();
   drawAll();
   connect();
   refreshHeatmaps();
+  refreshRules();
 }
 
 // ---- live messages -------------------------------------------------------------------------------------------
@@ -107,12 +120,18 @@ function handle(m) {
       if (m.stats) addTick(m.stats);
       state.alerts = m.alerts.slice();
       state.characters.clear();
-      for (const c of m.characters) state.characters.set(c.character_id, { name: c.name, seen: c.last_seen, face: null });
+      for (const c of m.characters) {
+        state.characters.set(c.character_id, { name: c.name, seen: c.last_seen, face: null });
+        if (c.stats) addCharacterTick(c.character_id, { ...c.stats, pts: c.last_seen });
+      }
       drawAll();
       break;
     case "status": setStatus(m.status, m.reason); break;
     case "face": onFace(m); break;
-    case "stats": if (m.track_id == null && m.character_id == null) { addTick(m); drawStats(); } break;
+    case "stats":
+      if (m.character_id != null) { addCharacterTick(m.character_id, m); drawCharacters(); if (state.timelineOf) drawTimeline(); }
+      else if (m.track_id == null) { addTick(m); drawStats(); }
+      break;
     case "alert": state.alerts.push(m); if (state.alerts.length > 100) state.alerts.shift(); drawAlerts(); break;
     case "character": onCharacter(m); break;
   }
@@ -122,11 +141,19 @@ function setStatus(status, reason) {
   $("status").textContent = status + (reason ? ` — ${reason}` : "");
 }
 
-function addTick(stats) {
-  const last = state.ticks[state.ticks.length - 1];
-  if (last && stats.pts < last.pts) state.ticks = []; // a new timeline
-  state.ticks.push(stats);
-  if (state.ticks.length > 900) state.ticks.shift();
+/** Appends a statistics tick to ``ticks`` (a new timeline when time goes back); keeps the last 900. */
+function appendTick(ticks, stats) {
+  const last = ticks[ticks.length - 1];
+  if (last && stats.pts < last.pts) ticks.length = 0;
+  ticks.push(stats);
+  if (ticks.length > 900) ticks.shift();
+}
+
+function addTick(stats) { appendTick(state.ticks, stats); }
+
+function addCharacterTick(id, stats) {
+  if (!state.characterTicks.has(id)) state.characterTicks.set(id, []);
+  appendTick(state.characterTicks.get(id), stats);
 }
 
 function onFace(face) {
@@ -147,7 +174,10 @@ function onFace(face) {
 }
 
 function onCharacter(m) {
-  if (m.event === "removed") state.characters.delete(m.character_id);
+  if (m.event === "removed") {
+    state.characters.delete(m.character_id);
+    if (state.timelineOf === m.character_id) state.timelineOf = "";
+  }
   else if (m.event !== "excluded") {
     const known = state.characters.get(m.character_id) || { name: m.character, seen: m.pts, face: null };
     known.name = m.character || known.name;
@@ -192,7 +222,8 @@ function drawTimeline() {
   const canvas = $("timeline"), g = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height, left = 34, bottom = 20;
   g.clearRect(0, 0, w, h);
-  const ticks = state.ticks;
+  const ticks = state.timelineOf ? state.characterTicks.get(state.timelineOf) || [] : state.ticks;
+  const threshold = timelineThreshold();
   const t0 = ticks.length ? ticks[0].pts : 0, t1 = ticks.length ? Math.max(ticks[ticks.length - 1].pts, t0 + 1) : 60;
   const x = (t) => left + ((t - t0) / (t1 - t0)) * (w - left - 8);
   const y = (v) => h - bottom - v * (h - bottom - 8);
@@ -206,13 +237,28 @@ function drawTimeline() {
   }
   const step = Math.max(1, Math.ceil((t1 - t0) / 8 / 5) * 5);
   for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) g.fillText(`${t} s`, x(t) - 8, h - 5);
-  g.strokeStyle = "#999"; g.setLineDash([4, 4]);
-  g.beginPath(); g.moveTo(left, y(0.5)); g.lineTo(w - 8, y(0.5)); g.stroke(); g.setLineDash([]);
+  if (threshold) {
+    g.strokeStyle = "#999"; g.setLineDash([4, 4]);
+    g.beginPath(); g.moveTo(left, y(threshold.threshold)); g.lineTo(w - 8, y(threshold.threshold)); g.stroke();
+    g.setLineDash([]);
+  }
+  if (!ticks.length) { g.fillStyle = "#888"; g.fillText("no statistics yet", left + 10, 20); }
   for (const key of POLARITIES) {
     g.strokeStyle = COLOURS[key]; g.lineWidth = 2; g.beginPath();
     ticks.forEach((t, i) => (i ? g.lineTo(x(t.pts), y(t.shares[key])) : g.moveTo(x(t.pts), y(t.shares[key]))));
     g.stroke();
   }
+}
+
+/** The share rule that applies to what the timeline shows (a per-person rule for a person), for its dashed line. */
+function timelineThreshold() {
+  const shares = state.rules.filter((r) => /^(positive|negative|neutral)_share$/.test(r.metric) && !r.per_track);
+  const rule = shares.find((r) => !!r.per_character === !!state.timelineOf) || shares[0];
+  $("threshold-legend").textContent = rule
+    ? `alert threshold: ${rule.metric.replace("_share", "")} ${rule.op} ${percent(rule.threshold)} %` +
+      ` ${rule.per_character ? "for a person" : "for everyone"}`
+    : "no share alert rule";
+  return rule;
 }
 
 function nameOf(characterId, fallback) {
@@ -234,32 +280,118 @@ function drawFaces() {
 }
 
 function drawCharacters() {
-  const items = [...state.characters.entries()].map(([id, c]) => {
-    const now = c.face ? `${c.face.confidence < UNCERTAIN ? "maybe " : ""}${c.face.label} (${c.face.polarity})` : "";
-    let thumb = thumbnails.get(id); // one element per character: redrawing must not fetch it again
-    if (!thumb) {
-      thumb = el("img", { src: `/characters/${encodeURIComponent(id)}/thumbnail`, alt: "" });
-      thumb.addEventListener("error", () => thumb.removeAttribute("src"));
-      thumbnails.set(id, thumb);
-    }
-    return el("li", { "data-character": id },
-      thumb,
-      el("div", {}, el("div", { class: "who" }, c.name || "unnamed"), el("div", { class: "muted" }, now)),
+  const now = Math.max(0, ...[...state.characters.values()].map((c) => c.seen || 0));
+  const entries = [...state.characters.entries()].sort((a, b) => (b[1].seen || 0) - (a[1].seen || 0));
+  const items = entries.map(([id, c]) => {
+    const onScreen = now - (c.seen || 0) <= ON_SCREEN_S;
+    const feeling = c.face ? `${c.face.confidence < UNCERTAIN ? "maybe " : ""}${c.face.label} (${c.face.polarity})` : "";
+    const ticks = state.characterTicks.get(id) || [];
+    const last = ticks[ticks.length - 1];
+    const shares = last && last.face_frames
+      ? `last 60 s: ${POLARITIES.map((p) => `${percent(last.shares[p])} % ${p}`).join(" · ")}`
+      : "no statistics yet";
+    return el("li", { "data-character": id, class: onScreen ? "" : "gone" },
+      thumbnail(id),
+      el("div", {},
+        el("div", { class: "who" }, c.name || "unnamed"),
+        el("div", { class: "muted" }, onScreen ? `on screen: ${feeling}` : `last seen at ${(c.seen || 0).toFixed(0)} s`),
+        el("div", { class: "shares" }, shares),
+        trend(ticks)),
       el("button", { type: "button", onclick: () => rename(id, c.name) }, "Name…"));
   });
   $("characters").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "nobody identified yet")]));
+  const pick = $("timeline-of");
+  pick.replaceChildren(new Option("everyone on screen", ""), ...entries.map(([id, c]) => new Option(c.name || id, id)));
+  pick.value = state.timelineOf;
+}
+
+function thumbnail(id) {
+  let thumb = thumbnails.get(id); // one element per character: redrawing must not fetch it again
+  if (!thumb) {
+    thumb = el("img", { src: `/characters/${encodeURIComponent(id)}/thumbnail`, alt: "" });
+    thumb.addEventListener("error", () => thumb.removeAttribute("src"));
+    thumbnails.set(id, thumb);
+  }
+  return thumb;
+}
+
+/** A small trend line of a person's positive and negative shares over their last ticks. */
+function trend(ticks) {
+  const canvas = el("canvas", { class: "trend", width: 120, height: 28, title: "trend: positive (green), negative (orange)" });
+  const g = canvas.getContext("2d"), recent = ticks.slice(-60);
+  if (recent.length < 2) return canvas;
+  for (const key of ["positive", "negative"]) {
+    g.strokeStyle = COLOURS[key]; g.lineWidth = 1.5; g.beginPath();
+    recent.forEach((t, i) => {
+      const x = (i / (recent.length - 1)) * 118 + 1, y = 27 - t.shares[key] * 26;
+      if (i) g.lineTo(x, y); else g.moveTo(x, y);
+    });
+    g.stroke();
+  }
+  return canvas;
+}
+
+function metricText(metric, value) {
+  const shown = /_share$|coverage|confidence/.test(metric) ? `${percent(value)} %` : value.toFixed(2);
+  return `${metric.replace(/_/g, " ")} ${shown}`;
+}
+
+function alertItem(a) {
+  const who = a.character_id ? nameOf(a.character_id, a.character || "a person") :
+    a.track_id != null ? `face ${a.track_id}` : "everyone on screen";
+  const limit = /_share$/.test(a.metric) ? `${percent(a.threshold)} %` : a.threshold;
+  const what = `${who}: ${metricText(a.metric, a.value)} (rule: ${a.op} ${limit}), ` +
+    `media ${a.window_start.toFixed(0)}–${a.window_end.toFixed(0)} s`;
+  const picture = el("img", { alt: `the frame at ${a.pts.toFixed(1)} s`, loading: "lazy",
+    src: `/streams/${encodeURIComponent(state.stream)}/alerts/${encodeURIComponent(a.id)}/frame.jpg` });
+  picture.addEventListener("error", () => picture.remove());
+  const words = a.kind === "alert" ? [el("strong", {}, "ALERT "), what] :
+    [what, el("div", { class: "muted" }, `held back: ${a.reasons.map((r) => REASONS[r] || r).join("; ")}`)];
+  return el("li", { class: a.kind, "data-alert": a.id }, picture, el("div", {}, ...words));
 }
 
 function drawAlerts() {
-  const items = state.alerts.slice().reverse().map((a) => {
-    const who = a.character_id ? ` for ${nameOf(a.character_id, a.character || "a character")}` :
-      a.track_id != null ? ` for face ${a.track_id}` : "";
-    const why = a.reasons.length ? ` — held back: ${a.reasons.join(", ")}` : "";
-    return el("li", { class: a.kind === "alert" ? "alert" : "muted" },
-      `${a.kind === "alert" ? "ALERT" : "suppressed"}${who}: ${a.rule} = ${a.value.toFixed(2)} ` +
-      `(media ${a.window_start.toFixed(0)}–${a.window_end.toFixed(0)} s)${why}`);
+  const newest = state.alerts.slice().reverse();
+  const alerts = newest.filter((a) => a.kind === "alert").map(alertItem);
+  const held = newest.filter((a) => a.kind !== "alert").map(alertItem);
+  $("alerts").replaceChildren(...(alerts.length ? alerts : [el("li", { class: "muted" }, "none yet")]));
+  $("held").replaceChildren(...(held.length ? held : [el("li", { class: "muted" }, "none")]));
+}
+
+function ruleText(r) {
+  const scope = r.per_character ? "each person" : r.per_track ? "each face track" : "everyone";
+  const limit = /_share$/.test(r.metric) ? `${percent(r.threshold)} %` : r.threshold;
+  return `${scope}: ${r.metric.replace(/_/g, " ")} ${r.op} ${limit} over ${r.window_s} s`;
+}
+
+function drawRules() {
+  const items = state.rules.map((r, i) => el("li", {}, el("span", {}, ruleText(r)),
+    el("button", { type: "button", onclick: () => saveRules(state.rules.filter((_, j) => j !== i)) }, "Remove")));
+  $("rules").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "no rules: no alerts")]));
+  drawTimeline();
+}
+
+async function refreshRules() {
+  if (!state.stream) return;
+  const { response, body } = await api(`/streams/${encodeURIComponent(state.stream)}/alert-rules`);
+  if (response.ok) { state.rules = body; drawRules(); }
+}
+
+async function saveRules(rules) {
+  const { response, body } = await api(`/streams/${encodeURIComponent(state.stream)}/alert-rules`, {
+    method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(rules),
   });
-  $("alerts").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "none yet")]));
+  if (!response.ok) { notice(`Rules not changed: ${detail(body)}`); return false; }
+  notice("");
+  state.rules = body;
+  drawRules();
+  return true;
+}
+
+/** FastAPI's error detail as one line: a string, or the first validation error's message. */
+function detail(body) {
+  const d = body && body.detail;
+  return Array.isArray(d) ? d.map((e) => e.msg).join("; ") : d || "unexpected answer";
 }
 
 /** The latest analysed frame with its faces' boxes, names and labels; polled, never replayed from history. */
@@ -298,8 +430,9 @@ async function refreshPreview() {
 function refreshHeatmaps() {
   if (!state.stream) return;
   const stamp = Date.now(), id = encodeURIComponent(state.stream);
-  $("spatial").src = `/streams/${id}/heatmap?kind=spatial&window=60&t=${stamp}`;
-  $("temporal").src = `/streams/${id}/heatmap?kind=temporal&t=${stamp}`;
+  const who = state.timelineOf ? `&character=${encodeURIComponent(state.timelineOf)}` : ""; // as the timeline
+  $("spatial").src = `/streams/${id}/heatmap?kind=spatial&window=60${who}&t=${stamp}`;
+  $("temporal").src = `/streams/${id}/heatmap?kind=temporal${who}&t=${stamp}`;
 }
 
 // ---- actions -------------------------------------------------------------------------------------------------
@@ -310,7 +443,7 @@ async function rename(id, current) {
   const { response, body } = await api(`/characters/${encodeURIComponent(id)}`, {
     method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: name.trim() }),
   });
-  if (!response.ok) { notice(`Could not rename: ${body && body.detail}`); return; }
+  if (!response.ok) { notice(`Could not rename: ${detail(body)}`); return; }
   const known = state.characters.get(id);
   if (known) known.name = body.name;
   drawAll();
@@ -320,10 +453,11 @@ $("add").addEventListener("submit", async (event) => {
   event.preventDefault();
   const payload = { url: $("url").value.trim() };
   if ($("name").value.trim()) payload.name = $("name").value.trim();
+  if ($("fps").value) payload.analysis_fps = Number($("fps").value);
   const { response, body } = await api("/streams", {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload),
   });
-  if (!response.ok) { notice(`Not added: ${body && body.detail}`); return; }
+  if (!response.ok) { notice(`Not added: ${detail(body)}`); return; }
   notice("");
   refreshStreams(body.id);
 });
@@ -331,7 +465,7 @@ $("add").addEventListener("submit", async (event) => {
 $("stop").addEventListener("click", async () => {
   if (!state.stream) return;
   const { response, body } = await api(`/streams/${encodeURIComponent(state.stream)}`, { method: "DELETE" });
-  if (!response.ok) notice(`Could not stop: ${body && body.detail}`);
+  if (!response.ok) notice(`Could not stop: ${detail(body)}`);
 });
 
 $("key").addEventListener("click", () => showLogin("Enter the service's API key."));
@@ -344,6 +478,18 @@ $("login").addEventListener("submit", (event) => {
   if (state.stream) { const id = state.stream; state.stream = null; refreshStreams(id); } else refreshStreams();
 });
 $("streams").addEventListener("change", (event) => watch(event.target.value));
+$("timeline-of").addEventListener("change", (event) => {
+  state.timelineOf = event.target.value;
+  drawTimeline();
+  refreshHeatmaps();
+});
+$("rule").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const scope = $("rule-scope").value;
+  const rule = { metric: $("rule-metric").value, op: $("rule-op").value, threshold: Number($("rule-threshold").value),
+    window_s: Number($("rule-window").value), per_character: scope === "character", per_track: scope === "track" };
+  await saveRules([...state.rules, rule]);
+});
 
 refreshStreams();
 setInterval(() => refreshStreams(), 5000);

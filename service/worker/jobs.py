@@ -17,6 +17,7 @@ from service.ingest.source import ResumePoint, SourceError, SourceOptions, Video
 from service.ingest.urls import SourceSpec
 from service.pipeline.analysis import StreamState
 from service.schemas import StreamInfo, StreamStatus
+from service.worker.evidence import EvidenceFrames
 from service.worker.queue import FrameQueue
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class StreamJob:
     last_progress: float = 0.0
     rules_version: int = 0
     next_keyframe: float = 0.0
+    evidence: EvidenceFrames = field(default_factory=EvidenceFrames)  # alert pictures
     gallery_version: int = -1  # the gallery its character book holds; -1: none yet
     base_counters: dict[str, int] = field(default_factory=dict)  # from the stream's earlier runs (takeover)
 

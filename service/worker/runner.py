@@ -30,7 +30,7 @@ from service.ingest.address_policy import AddressPolicy
 from service.ingest.egress import EgressProxy
 from service.ingest.source import ResumePoint, source_options
 from service.ingest.urls import InvalidSourceError, SourcePolicy, parse_source, redact_url
-from service.pipeline.analysis import analyse, new_stream_state
+from service.pipeline.analysis import StreamState, analyse, new_stream_state
 from service.pipeline.faces import FacePipeline
 from service.schemas import StreamStatus
 from service.worker.enrolment import serve_one as serve_enrolment
@@ -238,6 +238,9 @@ class Worker:
                 info, new_stream_state(self.settings, self.pipeline, stream_id), str(exc)
             )
             return
+        resume = self._resume_point(stream_id, info.analysis_fps)
+        if resume is not None:
+            self._restore_characters(stream_id, state)
         if info.status == StreamStatus.QUEUED:
             self._status(stream_id, StreamStatus.STARTING, None)  # subscribers see it leave the queue
         else:
@@ -250,9 +253,24 @@ class Worker:
             self.settings.frame_queue_size,
             self.registry.control(stream_id)[1],
             on_status=lambda status, reason: self._status(stream_id, status, reason),
-            resume=self._resume_point(stream_id, info.analysis_fps),
+            resume=resume,
         )
         log.info("stream %s claimed: %s", stream_id, redact_url(info.url))
+
+    def _restore_characters(self, stream_id: str, state: StreamState) -> None:
+        """A resumed stream keeps the characters it discovered (same ids, names, screen time); named ones
+        come back from the gallery like in every stream."""
+        summaries = self.gallery.stream_summaries(stream_id)
+        state.analytics.restore_characters(summaries)
+        if state.faces.identity is None:
+            return
+        discovered = []
+        for summary in summaries:
+            stored = self.gallery.get(summary["character_id"])
+            if stored is not None and not stored.named:
+                embeddings = tuple(self.gallery.embeddings(stored.character_id))
+                discovered.append(GalleryEntry(stored.character_id, summary["name"], embeddings))
+        state.faces.identity.restore(discovered)
 
     def _resume_point(self, stream_id: str, analysis_fps: float) -> ResumePoint | None:
         point = History(self.registry.client, self.registry.keys).resume_point(stream_id, analysis_fps)
@@ -285,9 +303,11 @@ class Worker:
                 job.final = (StreamStatus.FAILED, f"analysis error: {type(exc).__name__}: {exc}")
                 job.stop.set()
             return True
-        for (job, _), output in zip(batch, outputs, strict=True):
+        for (job, frame), output in zip(batch, outputs, strict=True):
             self._store_characters(job)
-            self.publisher.emit(job.info.id, output.messages)
+            ids = self.publisher.emit(job.info.id, output.messages)
+            for index, picture in job.evidence.pictures(frame, output.messages):
+                self.keyframes.put_alert_frame(job.info.id, ids[index], picture)
             if output.latest_stats is not None:
                 self.registry.set_latest_stats(job.info.id, output.latest_stats)
         now = time.monotonic()

@@ -12,6 +12,7 @@ import pytest
 
 from service.api.app import create_app
 from service.bus.connection import RedisTarget
+from service.commands import DEMO_PROGRAMME
 from service.config import Settings
 from service.runtime import build_worker
 from tests.conftest import DATA, LOOPBACK, serving
@@ -30,7 +31,7 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     settings = Settings(
         key_prefix=prefix,
         allow_local_files=True,
-        media_dirs=[DATA, tmp_path_factory.getbasetemp()],  # the bundled clips and the edits tests write
+        media_dirs=[DATA, DEMO_PROGRAMME.parent, tmp_path_factory.getbasetemp()],  # bundled clips, tests' edits
         source_allow_networks=LOOPBACK,  # the tests' own servers; refusals are tested with the default
         mutation_burst=10_000,  # one client (the tests) makes every change
         poll_interval_s=0.2,

@@ -80,6 +80,10 @@ def test_persistent_negative_scene_after_a_cut_raises_exactly_one_verified_alert
     base = f"{service.base}/streams/{stream['id']}"
     history = httpx.get(f"{base}/alerts").json()
     assert [a["id"] for a in history["alerts"]] == [alert["id"]]
+    evidence = httpx.get(f"{base}/alerts/{alert['id']}/frame.jpg")  # the frame that raised it, face boxed
+    assert evidence.status_code == 200 and evidence.content[:2] == b"\xff\xd8"
+    assert httpx.get(f"{base}/alerts/1-0/frame.jpg").status_code == 404
+    assert httpx.get(f"{base}/alerts/{'9' * 30}/frame.jpg").status_code == 422
     info = httpx.get(base).json()
     assert info["counters"]["alerts"] == 1 and info["alert_rules"][0]["window_s"] == 10
 

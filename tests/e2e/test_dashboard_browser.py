@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +103,80 @@ def test_names_with_markup_and_script_show_as_text_and_nothing_runs(service, bro
     finally:
         httpx.delete(f"{service.base}/streams/{stream['id']}")
         httpx.delete(f"{service.base}/characters/{enrolled.json()['id']}")
+
+
+def alerts_of(service, stream_id: str) -> list[dict]:
+    return httpx.get(f"{service.base}/streams/{stream_id}/alerts").json()["alerts"]
+
+
+def test_the_demo_programme_shows_people_their_alert_with_its_frame_and_a_name_given_everywhere(service, browser):
+    from service.commands import DEMO_PROGRAMME
+
+    body = {"url": str(DEMO_PROGRAMME), "name": "demo", "realtime": True, "loop": True}
+    stream = httpx.post(f"{service.base}/streams", json=body).json()
+    assert [(r["metric"], r["per_character"]) for r in stream["alert_rules"]] == [
+        ("negative_share", False),
+        ("negative_share", True),
+    ]  # the default rules: for everyone and for each person
+    page = open_page(browser, service.base + "/")
+    page.on("dialog", lambda dialog: dialog.accept("Guest"))
+    named = []
+    try:
+        page.select_option("#streams", stream["id"])
+        page.wait_for_function(
+            "() => document.querySelectorAll('#characters li[data-character]').length >= 2", timeout=90_000
+        )
+        page.wait_for_function("() => Number(document.querySelector('#preview').dataset.faces || 0) >= 1")
+        first_pts = float(page.get_attribute("#preview", "data-pts"))
+        page.wait_for_function("pts => Number(document.querySelector('#preview').dataset.pts) > pts", arg=first_pts)
+        # the guest's per-person alert, with the frame that raised it (the guest boxed)
+        deadline = time.time() + 60
+        while not (mine := [a for a in alerts_of(service, stream["id"]) if a["character_id"]]):
+            assert time.time() < deadline, "no per-person alert"
+            time.sleep(0.5)
+        alert_id, guest_id = mine[0]["id"], mine[0]["character_id"]
+        alert = page.locator(f"#alerts li.alert[data-alert='{alert_id}']")
+        alert.locator("img").wait_for()
+        picture = httpx.get(f"{service.base}/streams/{stream['id']}/alerts/{alert_id}/frame.jpg")
+        assert guest_id and picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        page.wait_for_function(
+            "id => document.querySelector(`[data-alert='${id}'] img`).naturalWidth > 0", arg=alert_id
+        )
+        page.wait_for_function("() => /\\d+ % positive/.test(document.querySelector('#characters').textContent)")
+        shot(page, "dashboard-demo-programme")
+
+        page.click(f"#characters li[data-character='{guest_id}'] button")  # "Name…": a prompt answered "Guest"
+        named.append(guest_id)
+        page.wait_for_function(
+            "id => document.querySelector(`#characters li[data-character='${id}'] .who`).textContent === 'Guest'",
+            arg=guest_id,
+        )
+        assert "Guest" in alert.text_content()  # the alert now names the person it was about
+        assert "Guest" in page.locator("#timeline-of").text_content()
+        page.select_option("#timeline-of", guest_id)  # the guest's own timeline and heatmaps
+        page.wait_for_function("() => document.querySelector('#spatial').src.includes('character=')")
+        assert httpx.get(f"{service.base}/characters/{guest_id}").json()["name"] == "Guest"
+
+        page.select_option("#rule-metric", "positive_share")
+        page.fill("#rule-threshold", "0.6")
+        page.click("#rule button[type=submit]")
+        page.wait_for_function("() => document.querySelectorAll('#rules li').length === 3")
+        rules = httpx.get(f"{service.base}/streams/{stream['id']}/alert-rules").json()
+        assert rules[-1]["metric"] == "positive_share" and rules[-1]["per_character"] and rules[-1]["threshold"] == 0.6
+        page.click("#rule button[type=submit]")  # the same rule again: the API refuses, the page says why
+        page.wait_for_selector("#notice:not([hidden])")
+        assert page.text_content("#notice").startswith("Rules not changed") and "unique" in page.text_content("#notice")
+        shot(page, "dashboard-demo-named")
+
+        page.click("#stop")
+        page.wait_for_function(
+            "() => document.querySelector('#status').textContent.startsWith('stopped')", timeout=30_000
+        )
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        httpx.delete(f"{service.base}/streams/{stream['id']}")
+        for character_id in named:
+            httpx.delete(f"{service.base}/characters/{character_id}")
 
 
 @pytest.fixture

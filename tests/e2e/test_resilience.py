@@ -116,6 +116,14 @@ def _worker_process(url: str, prefix: str) -> subprocess.Popen:
 
 
 LEASE_TTL_S = 3.0
+
+
+def _faces_after(client: redis.Redis, keys: Keys, stream_id: str, skip: int) -> list[dict]:
+    """Face events after the first ``skip`` history entries."""
+    entries = client.xrange(keys.events(stream_id))[skip:]
+    return [m for m in (json.loads(f["data"]) for _, f in entries) if m["type"] == "face"]
+
+
 TAKEOVER_PORT = PORT + 1
 
 
@@ -132,9 +140,10 @@ def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everyt
     workers = [_worker_process(url, prefix) for _ in range(2)]
     try:
         deadline = time.time() + 90
-        while client.xlen(keys.events(stream.id)) < 30:  # the models load, one worker claims, frames flow
-            assert time.time() < deadline, "no events from the workers"
+        while client.xlen(keys.events(stream.id)) < 30 or not gallery.stream_summaries(stream.id):
+            assert time.time() < deadline, "no events (and no character) from the workers"  # models load, frames flow
             time.sleep(0.2)
+        discovered = {c["character_id"]: c["name"] for c in gallery.stream_summaries(stream.id)}
         holder = client.get(keys.lease(stream.id))
         victim = next(w for w in workers if holder.endswith(f"-{w.pid}"))
         victim.send_signal(signal.SIGKILL)
@@ -155,6 +164,11 @@ def test_kill_9_of_a_worker_hands_its_stream_over_and_redis_restarts_keep_everyt
         assert {i for i, _ in before} <= {i for i, _ in history}  # nothing published was lost
         frames = [json.loads(f["data"]) for _, f in history if json.loads(f["data"])["type"] == "frame"]
         assert all(b["pts"] > a["pts"] and b["frame"] > a["frame"] for a, b in zip(frames, frames[1:], strict=False))
+        deadline = time.time() + 30
+        while not (named := [m for m in _faces_after(client, keys, stream.id, count) if m["character_id"]]):
+            assert time.time() < deadline, "the new worker recognised nobody"
+            time.sleep(0.2)
+        assert {(m["character_id"], m["character"]) for m in named} <= set(discovered.items())  # the same person
 
         server.terminate()  # AOF on: what was acknowledged survives a restart
         server.wait(timeout=10)

@@ -123,3 +123,17 @@ def test_character_names_are_the_latest_given_and_a_frame_keeps_only_chosen_trac
     (obs,) = observations_from_history([face(0, 1), face(0, 2), frame(0, 2)])
     only = obs.only({2})
     assert [f.track_id for f in only.faces] == [2] and (only.pts, only.cut) == (obs.pts, obs.cut)
+
+
+def test_evidence_boxes_pick_the_alerts_subject_from_its_frame():
+    frame = [
+        {"track_id": track_id, "character_id": character_id, "box": [x, 0, x + 9, 9]}
+        for track_id, character_id, x in ((1, "ch_a", 0), (2, "ch_b", 10), (3, None, 20))
+    ]
+
+    def alert(track_id: int | None = None, character_id: str | None = None) -> dict:
+        return {"track_id": track_id, "character_id": character_id}
+
+    assert wire.evidence_boxes(frame, alert(character_id="ch_b")) == ([[10, 0, 19, 9]], [[0, 0, 9, 9], [20, 0, 29, 9]])
+    assert wire.evidence_boxes(frame, alert(track_id=3))[0] == [[20, 0, 29, 9]]
+    assert len(wire.evidence_boxes(frame, alert())[0]) == 3  # a whole-stream rule: every face is its subject

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -143,6 +143,23 @@ def get_preview(info: StreamDep, keyframes: KeyframesDep) -> Response:
     jpeg, pts = latest
     headers = {"X-Media-Time": repr(pts), "Cache-Control": "no-store"}
     return Response(content=jpeg, media_type="image/jpeg", headers=headers)
+
+
+@router.get(
+    "/{stream_id}/alerts/{alert_id}/frame.jpg",
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+)
+def get_alert_frame(
+    info: StreamDep,
+    keyframes: KeyframesDep,
+    alert_id: Annotated[HistoryId, Path(description="the alert's history id")],
+) -> Response:
+    """The frame that raised an alert (or a suppressed candidate), its subject's face boxed thick: the alert's
+    evidence picture. The last 200 alerts of a stream keep theirs."""
+    jpeg = keyframes.alert_frame(info.id, alert_id)
+    if jpeg is None:
+        raise HTTPException(status_code=404, detail="no frame kept for this alert")
+    return Response(content=jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400, immutable"})
 
 
 @router.get(

@@ -239,3 +239,8 @@ def test_suppression_reasons_are_the_names_of_the_checks():
     assert not by_name["occluded_or_absent"].applies(AlertRule("coverage", "<", 0.2), limits)
     assert by_name["occluded_or_absent"].applies(DEFAULT_RULE, limits)
     assert not by_name["not_after_cut"].applies(DEFAULT_RULE, Verification(recheck_after_cut=False))
+    # a character's window holds one person across cuts: the checks against shot switching do not apply to it
+    per_character = AlertRule("negative_share", ">", 0.5, per_character=True)
+    for name in ("shot_cuts", "track_churn", "not_after_cut"):
+        assert by_name[name].applies(DEFAULT_RULE, limits) and not by_name[name].applies(per_character, limits)
+    assert by_name["low_confidence"].applies(per_character, limits)

@@ -109,3 +109,21 @@ def test_exemplars_are_capped_and_every_new_one_is_reported_for_storage():
         book.end_track(track)
     assert len(book.characters["ch_000000000001"].exemplars) == 3
     assert len(book.changes) == 5 + 1  # the founding track's mean, then one per ended track
+
+
+def test_a_resumed_stream_recognises_the_people_it_discovered_and_numbers_new_ones_after_them():
+    from service.pipeline.identity import PersonNames
+
+    host, guest = person(1), person(2)
+    names = PersonNames()
+    book = CharacterBook(IdentityThresholds(), lambda: "ch_000000000009", names)
+    names.taken("person 4")  # what StreamIdentity.restore does for each character it brings back
+    names.taken("Host")  # a name someone gave is not a number
+    book.restore([GalleryEntry("ch_000000000004", "person 4", (look(host, 0), look(host, 1)))])
+    back = book.add_embedding(1, look(host, 2))
+    assert back is not None and back.character.character_id == "ch_000000000004" and not back.created
+    book.add_embedding(2, look(guest, 3))
+    new = book.add_embedding(2, look(guest, 4))
+    assert new.created and new.character.label == "person 5"
+    book.restore([GalleryEntry("ch_000000000004", "renamed?", (look(guest, 5),))])  # known: left as it is
+    assert book.characters["ch_000000000004"].label == "person 4"
