@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     min_face_size: int = Field(24, ge=8, description="smallest face MTCNN looks for, in detection-image pixels")
     detect_thresholds: tuple[float, float, float] = Field((0.6, 0.7, 0.8), description="MTCNN P/R/O-net thresholds")
     min_face_score: float = Field(0.9, ge=0, le=1, description="faces below this detector score are dropped")
+    detect_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="media seconds between full detections while faces are followed by O-net (0: every frame); "
+        "cuts and lost faces detect at once; stretched when the worker falls behind",
+    )
     track_iou: float = Field(0.3, gt=0, lt=1, description="IoU needed to continue a track")
     track_max_age_s: float = Field(1.5, gt=0, description="media seconds a track survives without a detection")
 

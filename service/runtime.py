@@ -69,6 +69,7 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
         temporal,
         timer or StageTimer(),
         identity=build_identity(settings),
+        detect_interval_s=settings.detect_interval_s,
         track_iou=settings.track_iou,
         track_max_age_s=settings.track_max_age_s,
         label_margin=settings.label_margin,

@@ -1,5 +1,12 @@
-"""The face stages of one analysed frame, batched across streams: detect, cut, track, identify, align, infer,
-temporal, hold.
+"""The face stages of one analysed frame, batched across streams: cut, detect or follow, track, identify,
+align, infer, temporal, hold.
+
+Full MTCNN detection runs on a stream's frame when a shot cut is found, when a followed face is lost, and
+otherwise every ``detect_interval_s`` media seconds (new faces appear at the next one); on the frames between,
+each face of the previous frame is followed by O-net alone around its previous box (``FaceDetector.refine``),
+which gives its box and landmarks in about 2 ms instead of a full detection's 50–60 ms. The interval is
+scaled by ``load`` (set by the worker when it falls behind), so a busy worker detects less often before it
+has to analyse fewer frames.
 
 Frames of all the streams a worker holds go through together: detection once per group of same-size frames,
 the emotion backbone once over every face of the batch, the temporal head once over the cached windows of
@@ -21,9 +28,10 @@ from service.emotion.feature_cache import TrackFeatureCache
 from service.emotion.temporal import TrackTemporal
 from service.pipeline.identity import IdentityStage, StreamIdentity
 from service.pipeline.records import FaceRecord, FrameRecord
+from service.vision.detection import Detection
 from service.vision.detector import FaceDetector
 from service.vision.shot_cuts import ShotCutDetector
-from service.vision.tracker import IouTracker
+from service.vision.tracker import IouTracker, iou_matrix
 from service.worker.timing import StageTimer
 
 
@@ -36,6 +44,26 @@ class StreamFaces:
     labels: LabelHold
     features: TrackFeatureCache | None  # per-track D′4 maps for the temporal head; None without one
     identity: StreamIdentity | None  # the stream's characters; None without an identity stage
+    last_pts: float | None = None  # the previous analysed frame's media time
+    last_detection: float | None = None  # media time of the last full detection
+
+    def following(self) -> list[np.ndarray]:
+        """Boxes of the faces on the previous analysed frame: what ``refine`` follows."""
+        return [track.box for track in self.tracker.tracks if track.last_seen == self.last_pts]
+
+    def detection_due(self, pts: float, cut: bool, interval_s: float) -> bool:
+        if cut or self.last_detection is None or pts < self.last_detection:
+            return True
+        return pts - self.last_detection >= interval_s - 1e-6
+
+
+def distinct(detections: Sequence[Detection], max_iou: float = 0.5) -> list[Detection]:
+    """Followed faces that converged on one face are one face: the best-scored of each overlapping group."""
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        if all(iou_matrix(detection.box[None], other.box[None])[0, 0] <= max_iou for other in kept):
+            kept.append(detection)
+    return kept
 
 
 class FacePipeline:
@@ -47,6 +75,7 @@ class FacePipeline:
         timer: StageTimer,
         *,
         identity: IdentityStage | None = None,
+        detect_interval_s: float = 0.0,
         track_iou: float,
         track_max_age_s: float,
         label_margin: float,
@@ -57,6 +86,8 @@ class FacePipeline:
         self.temporal = temporal
         self.identity = identity
         self.timer = timer
+        self.detect_interval_s = detect_interval_s
+        self.load = 1.0  # >= 1: how far behind the worker is; stretches the detection interval
         self._track_iou, self._track_max_age_s = track_iou, track_max_age_s
         self._label_margin, self._label_hold_s = label_margin, label_hold_s
 
@@ -71,7 +102,12 @@ class FacePipeline:
 
     def run(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
         """Fills every stage's fields of the records, in place."""
-        self._detect([record for _, record in batch])
+        with self.timer.stage("cut", items=len(batch)):
+            for state, record in batch:
+                record.cut = state.cuts.update(record.frame.image, record.frame.pts)
+                if record.cut:
+                    state.tracker.end_all()  # no track, window or label spans two shots
+        self._find_faces(batch)
         faces = [face for _, record in batch for face in record.faces]
         with self.timer.stage("track", items=len(batch)):
             for state, record in batch:
@@ -96,7 +132,33 @@ class FacePipeline:
                     assert face.probs is not None
                     face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs)
 
+    def _find_faces(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
+        """Full detection where it is due (or a followed face was lost), O-net following elsewhere."""
+        interval = self.detect_interval_s * self.load
+        due: list[tuple[StreamFaces, FrameRecord]] = []
+        follow: list[tuple[StreamFaces, FrameRecord, list[np.ndarray]]] = []
+        for state, record in batch:
+            if state.detection_due(record.frame.pts, record.cut, interval):
+                due.append((state, record))
+            elif previous := state.following():
+                follow.append((state, record, previous))
+        if follow:
+            with self.timer.stage("refine", items=sum(len(previous) for *_, previous in follow)):
+                found = self.detector.refine([record.frame.image for _, record, _ in follow], [p for *_, p in follow])
+            for (state, record, _), detections in zip(follow, found, strict=True):
+                if any(detection is None for detection in detections):
+                    due.append((state, record))  # a face was lost: look at the whole frame again
+                else:
+                    record.faces = [FaceRecord(detection) for detection in distinct(detections)]
+        self._detect([record for _, record in due])
+        for state, record in due:
+            state.last_detection = record.frame.pts
+        for state, record in batch:
+            state.last_pts = record.frame.pts
+
     def _detect(self, records: list[FrameRecord]) -> None:
+        if not records:
+            return
         by_size: dict[tuple[int, ...], list[FrameRecord]] = defaultdict(list)
         for record in records:
             by_size[record.frame.image.shape].append(record)
@@ -108,12 +170,8 @@ class FacePipeline:
 
     @staticmethod
     def _track(state: StreamFaces, record: FrameRecord) -> None:
-        """Track ids; then drops the cached maps, held labels and identity samples of tracks that ended. A shot
-        cut ends every track before the frame is tracked: no track, window or label spans two shots."""
+        """Track ids; then drops the cached maps, held labels and identity samples of tracks that ended."""
         before = {track.track_id for track in state.tracker.tracks}
-        record.cut = state.cuts.update(record.frame.image, record.frame.pts)
-        if record.cut:
-            state.tracker.end_all()
         boxes = np.array([face.detection.box for face in record.faces]).reshape(-1, 4)
         for face, track_id in zip(record.faces, state.tracker.update(boxes, record.frame.pts), strict=True):
             face.track_id = track_id
