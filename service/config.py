@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     min_face_size: int = Field(24, ge=8, description="smallest face MTCNN looks for, in detection-image pixels")
     detect_thresholds: tuple[float, float, float] = Field((0.6, 0.7, 0.8), description="MTCNN P/R/O-net thresholds")
     min_face_score: float = Field(0.9, ge=0, le=1, description="faces below this detector score are dropped")
+    target_latency_ms: float = Field(
+        500.0, gt=0, description="decode-to-publish latency a worker keeps under by detecting and analysing less"
+    )
     detect_interval_s: float = Field(
         1.0,
         ge=0,

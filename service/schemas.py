@@ -97,6 +97,9 @@ class StreamInfo(BaseModel):
     created_at: float
     updated_at: float
     media_time: float | None = Field(None, description="media seconds of the last analysed frame")
+    analysis_fps_now: float | None = Field(
+        None, description="frames analysed per media second now: below analysis_fps while its worker is behind"
+    )
     counters: StreamCounters = Field(default_factory=StreamCounters)
     alert_rules: list[AlertRule] = Field(default_factory=list)
     links: dict[str, str] = Field(default_factory=dict)

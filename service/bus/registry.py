@@ -102,9 +102,13 @@ class StreamRegistry:
             fields["worker"] = worker
         self._update(stream_id, fields)
 
-    def update_progress(self, stream_id: str, counters: dict[str, int], media_time: float | None) -> None:
+    def update_progress(
+        self, stream_id: str, counters: dict[str, int], media_time: float | None, fps_now: float | None = None
+    ) -> None:
         fields: dict = {f"c:{k}": v for k, v in counters.items() if k in _COUNTERS}
         fields["updated_at"] = time.time()
+        if fps_now is not None:
+            fields["fps_now"] = round(fps_now, 3)
         if media_time is not None:
             fields["media_time"] = round(media_time, 3)
         self._update(stream_id, fields)
@@ -226,6 +230,7 @@ def _to_info(record: dict[str, str]) -> StreamInfo | None:
         created_at=float(record["created_at"]),
         updated_at=float(record["updated_at"]),
         media_time=float(record["media_time"]) if record.get("media_time") else None,
+        analysis_fps_now=float(record["fps_now"]) if record.get("fps_now") else None,
         counters=StreamCounters(**counters),
         alert_rules=_RULES.validate_json(record.get("alert_rules") or "[]"),
     )

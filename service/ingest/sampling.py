@@ -19,6 +19,12 @@ class PtsSampler:
         self.max_gap_s = max_gap_s
         self._next: float | None = None
 
+    def set_fps(self, fps: float) -> None:
+        """A new rate from the next sampled frame on (the worker lowers it when it falls behind)."""
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        self.interval = 1.0 / fps
+
     def accept(self, pts: float) -> bool:
         if self._next is None or pts < self._next - self.interval - _EPSILON or pts > self._next + self.max_gap_s:
             self._next = pts  # first frame, a restart or a long gap: restart the sampling grid here

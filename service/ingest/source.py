@@ -154,6 +154,14 @@ class VideoSource:
         self._index = resume.next_frame if resume else 0
         self._first_index = self._index
         self._running = False
+        self.fps_now = options.analysis_fps  # lowered by the worker while it is behind (``set_analysis_fps``)
+        self._sampler: PtsSampler | None = None
+
+    def set_analysis_fps(self, fps: float) -> None:
+        """Analyse ``fps`` frames per media second from now on (called from the worker's thread)."""
+        self.fps_now = fps
+        if self._sampler is not None:
+            self._sampler.set_fps(fps)
 
     def _open(self) -> av.container.InputContainer:
         url, options = self._target()
@@ -266,7 +274,7 @@ class VideoSource:
         stream.thread_type = "AUTO"
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = float(stream.average_rate or 25)
-        sampler = PtsSampler(self.options.analysis_fps)  # a new grid per open: PTS restart with each container
+        sampler = self._sampler = PtsSampler(self.fps_now)  # a new grid per open: PTS restart with each container
         first_pts: float | None = None
         wall_start = 0.0
         if not self._running:  # once per start or recovery, not on every loop of a file

@@ -20,13 +20,15 @@ class LeaseKeeper:
         self.ttl_s = ttl_s
         self.capacity = capacity
 
-    def heartbeat(self, held: Iterable[str], stages: dict, latency_ms: dict) -> None:
+    def heartbeat(self, held: Iterable[str], stages: dict, latency_ms: dict, load: dict | None = None) -> None:
+        """``load``: how the worker copes (its detection interval and analysis-rate factor now)."""
         info = {
             "streams": sorted(held),
             "capacity": self.capacity,
             "time": time.time(),
             "stages": stages,
             "latency_ms": latency_ms,
+            "load": load or {},
         }
         self.registry.heartbeat(self.worker_id, info, ttl_s=self.ttl_s)
 

@@ -37,6 +37,11 @@ class FrameQueue(Generic[T]):
                 self._room.wait(timeout=0.1)
             self._items.append(item)
 
+    @property
+    def live(self) -> bool:
+        """A live (or real-time) source's queue: its frames age while they wait."""
+        return self._drop_oldest
+
     def get_nowait(self) -> T | None:
         with self._room:
             if not self._items:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 
+import numpy as np
 import redis
 
 from service import wire
@@ -34,6 +35,7 @@ from service.pipeline.analysis import StreamState, analyse, new_stream_state
 from service.pipeline.faces import FacePipeline
 from service.schemas import StreamStatus
 from service.worker.enrolment import serve_one as serve_enrolment
+from service.worker.governor import LoadGovernor
 from service.worker.jobs import StreamJob
 from service.worker.leases import LeaseKeeper
 
@@ -79,6 +81,10 @@ class Worker:
         self.leases = LeaseKeeper(registry, self.worker_id, settings.lease_ttl_s, settings.max_streams_per_worker)
         self.jobs: dict[str, StreamJob] = {}
         self.latencies_ms: deque[float] = deque(maxlen=1000)  # decode -> published, recent frames
+        self.governor = LoadGovernor(target_ms=settings.target_latency_ms)
+        self._second: list[float] = []  # latencies of the frames analysed since the governor's last look
+        self._dropped = 0  # frames dropped by every live queue, at the governor's last look
+        self._next_govern = 0.0
         self._next_poll = 0.0
         self.sources = SourcePolicy.of(settings)
         # every HTTP(S) connection of every stream (HLS segments and redirects too) goes through this
@@ -113,6 +119,9 @@ class Worker:
             serve_enrolment(
                 self.gallery.client, self.gallery.keys, self.pipeline.detector, identity.embedder, identity.gate
             )
+        if now >= self._next_govern:
+            self._govern()
+            self._next_govern = now + 1.0
         if not self._analyse_round():
             stop.wait(0.02)
         self._finalise_done()
@@ -138,8 +147,22 @@ class Worker:
         log.info("worker %s stopped", self.worker_id)
 
     # control
+    def _govern(self) -> None:
+        """Once a second: behind on live streams, detect less often and then analyse fewer frames of them;
+        caught up, back again."""
+        dropped = sum(job.queue.dropped for job in self.jobs.values())
+        median = float(np.median(self._second)) if self._second else None
+        self.governor.update(median, max(0, dropped - self._dropped))
+        self._second, self._dropped = [], dropped
+        self.pipeline.load = self.governor.stretch
+        for job in self.jobs.values():
+            if job.source is not None and job.queue.live:  # a file read at full speed paces itself
+                job.source.set_analysis_fps(job.info.analysis_fps * self.governor.rate)
+
     def _poll(self) -> None:
-        self.leases.heartbeat(self.jobs, self.pipeline.timer.summary(), latency_quantiles(self.latencies_ms))
+        load = {"detect_interval_s": self.pipeline.detect_interval_s * self.governor.stretch,
+                "analysis_rate": self.governor.rate}  # fmt: skip
+        self.leases.heartbeat(self.jobs, self.pipeline.timer.summary(), latency_quantiles(self.latencies_ms), load)
         for stream_id, job in list(self.jobs.items()):
             if not self.leases.renew(stream_id):
                 log.warning("lost lease of stream %s; dropping it", stream_id)
@@ -311,7 +334,9 @@ class Worker:
             if output.latest_stats is not None:
                 self.registry.set_latest_stats(job.info.id, output.latest_stats)
         now = time.monotonic()
-        self.latencies_ms.extend((now - frame.decoded_at) * 1000 for _, frame in batch)
+        latencies = [(now - frame.decoded_at) * 1000 for _, frame in batch]
+        self.latencies_ms.extend(latencies)
+        self._second.extend(ms for (job, _), ms in zip(batch, latencies, strict=True) if job.queue.live)
         for job, frame in batch:
             if frame.pts >= job.next_keyframe:
                 self.keyframes.put(job.info.id, frame.image, frame.pts)
@@ -324,7 +349,8 @@ class Worker:
     def _progress(self, job: StreamJob) -> None:
         self.gallery.put_stream_summaries(job.info.id, job.state.analytics.character_summaries(job.info.analysis_fps))
         self.registry.set_suppressed_counts(job.info.id, job.state.analytics.alerts.suppressed_counts())
-        self.registry.update_progress(job.info.id, job.counters(), job.state.analytics.counters.last_pts)
+        fps_now = job.source.fps_now if job.source is not None else None
+        self.registry.update_progress(job.info.id, job.counters(), job.state.analytics.counters.last_pts, fps_now)
 
     def _finalise_done(self) -> None:
         for stream_id, job in list(self.jobs.items()):

@@ -98,8 +98,9 @@ def test_persistent_negative_scene_after_a_cut_raises_exactly_one_verified_alert
     negative = np.array(spatial["polarities"]["negative"])
     rows, cols = np.nonzero(negative)
     assert negative.shape == (18, 32)
-    assert cols.min() >= int(220 / 640 * 32) - 1 and cols.max() <= int(420 / 640 * 32)  # where the face was
-    assert rows.min() >= int(80 / 360 * 18) - 1 and rows.max() <= int(280 / 360 * 18)
+    # where the face was, give or take one cell (boxes of followed faces sit a few pixels off the detector's)
+    assert cols.min() >= int(220 / 640 * 32) - 1 and cols.max() <= int(420 / 640 * 32) + 1
+    assert rows.min() >= int(80 / 360 * 18) - 1 and rows.max() <= int(280 / 360 * 18) + 1
     temporal = httpx.get(f"{base}/heatmap", params={"kind": "temporal", "format": "json", "bin_s": 5}).json()
     first, last = temporal["bins"][0], temporal["bins"][-1]
     assert max(first["values"], key=first["values"].get) == "happy"

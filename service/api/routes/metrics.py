@@ -38,6 +38,11 @@ class _DeploymentCollector:
             for stream in streams:
                 family.add_metric([stream.id], getattr(stream.counters, name))
             yield family
+        rate = GaugeMetricFamily("se_stream_analysis_fps", "Frames analysed per media second now", labels=["stream"])
+        for stream in streams:
+            if stream.analysis_fps_now is not None:
+                rate.add_metric([stream.id], stream.analysis_fps_now)
+        yield rate
         workers = self.registry.workers()
         yield GaugeMetricFamily("se_workers", "Workers with a fresh heartbeat", value=len(workers))
         held = GaugeMetricFamily("se_worker_streams", "Streams held by each worker", labels=["worker"])
@@ -50,14 +55,21 @@ class _DeploymentCollector:
         latency = GaugeMetricFamily(
             "se_worker_latency_ms", "Recent decode-to-publish latency of analysed frames", labels=["worker", "quantile"]
         )
+        load = GaugeMetricFamily(
+            "se_worker_load",
+            "How a worker copes: detect_interval_s now, and analysis_rate (1: every stream at its requested rate)",
+            labels=["worker", "measure"],
+        )
         for worker, info in workers.items():
             held.add_metric([worker], len(info.get("streams", [])))
+            for measure, value in info.get("load", {}).items():
+                load.add_metric([worker, measure], value)
             for quantile, value in info.get("latency_ms", {}).items():
                 latency.add_metric([worker, quantile], value)
             for stage, stats in info.get("stages", {}).items():
                 seconds.add_metric([worker, stage], stats["total_ms"] / 1000)
                 items.add_metric([worker, stage], stats["items"])
-        yield from (held, seconds, items, latency)
+        yield from (held, seconds, items, latency, load)
 
 
 @router.get("/metrics", response_class=Response)

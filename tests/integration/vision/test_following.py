@@ -1,0 +1,32 @@
+"""The detect/follow cadence on real clips: a face on every analysed frame, full MTCNN only when due."""
+
+import threading
+
+import pytest
+
+from service.config import Settings
+from service.ingest.source import VideoSource, source_options
+from service.ingest.urls import SourcePolicy, parse_source
+from service.pipeline.analysis import analyse, new_stream_state
+from service.runtime import build_pipeline
+from service.worker.timing import StageTimer
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("interval", [0.0, 1.0])
+def test_every_analysed_frame_has_its_face_and_detection_runs_once_per_interval(interval):
+    settings = Settings(detect_interval_s=interval, identity=False, device="cpu")
+    timer = StageTimer()
+    pipeline = build_pipeline(settings, timer)
+    state = new_stream_state(settings, pipeline, "cadence")
+    spec = parse_source(str(DATA / "single_face.mp4"), SourcePolicy.operator())
+    frames = list(VideoSource(spec, source_options(settings, 10.0), threading.Event()).frames())
+    messages = [m for frame in frames for m in analyse(pipeline, [(state, frame)])[0].messages]
+    faces = [m for m in messages if m.type == "face"]
+    assert len(faces) == len(frames) == 24  # 2.4 s at 10 analysed frames/s
+    detections = timer.stages["detect"].items
+    assert detections == (len(frames) if interval == 0 else 3)  # at 0, 1.0 and 2.0 s
+    assert timer.stages.get("refine") is None if interval == 0 else timer.stages["refine"].items == 21
+    assert all('"track_id":1,' in m.body for m in faces)  # one track throughout
