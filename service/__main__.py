@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the pipeline on a clip and print throughput and per-stage latency")
     bench.add_argument("--clip", default=None, help="video file (default: the bundled face clip)")
     bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
-    bench.add_argument("--repeat", type=int, default=3, help="passes over the clip")
+    bench.add_argument("--repeat", type=int, default=3, help="passes over the clip, played as one looping stream")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     live = sub.add_parser("bench-live", help="many WebSocket subscribers on one API process, beside a worker")
     live.add_argument("--subscribers", type=int, default=1000, help="concurrent WebSockets (at most 5,000)")

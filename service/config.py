@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         "temporal", description="temporal head in the weights manifest; empty = per-frame labels only"
     )
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N]")
+    cpu_bf16_min_batch: int = Field(
+        4, ge=0, description="on a CPU with AMX-BF16, batches of this many faces run under bfloat16 (0: never)"
+    )
     polarity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_POLARITY))
 
     # ingest

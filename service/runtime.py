@@ -57,7 +57,9 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
     device = resolve_device(settings.device)
     if device.type == "cpu" and torch.get_num_threads() > 4:
         torch.set_num_threads(4)  # leave cores for the decode threads
-    classifier = EmotionClassifier(settings.weights_dir, settings.model_name, device, settings.polarity_map)
+    classifier = EmotionClassifier(
+        settings.weights_dir, settings.model_name, device, settings.polarity_map, settings.cpu_bf16_min_batch
+    )
     temporal = None
     if settings.temporal_model:
         temporal = TrackTemporal(

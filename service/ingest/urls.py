@@ -18,7 +18,10 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 from service.config import Settings
 from service.ingest.address_policy import AddressPolicy, AddressRefused, IPAddress, host_literal
 
-LIVE_SCHEMES = frozenset({"rtmp", "rtmps", "rtsp", "rtsps", "srt", "udp", "rtp"})
+LIVE_SCHEMES = frozenset({"rtmp", "rtmps", "rtsp", "rtsps", "udp", "rtp"})
+# Schemes FFmpeg knows but the FFmpeg inside PyAV's wheel was built without: refused at once with a reason,
+# rather than failing later in the worker with "Protocol not found" (a test checks they are still missing).
+NOT_BUILT_IN = {"srt": "SRT is not in this build of FFmpeg (PyAV's wheel has no libsrt); publish over RTMP or RTSP"}
 HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443, "rtsp": 554, "rtsps": 322}
 _SECRET_PARAMS = ("token", "key", "pass", "secret", "auth", "sig", "signature", "credential")
@@ -77,6 +80,8 @@ def parse_source(url: str, policy: SourcePolicy) -> SourceSpec:
     except ValueError as exc:
         raise InvalidSourceError(f"malformed URL: {exc}") from exc
     scheme = parsed.scheme.lower()
+    if scheme in NOT_BUILT_IN:
+        raise InvalidSourceError(NOT_BUILT_IN[scheme])
     if scheme in LIVE_SCHEMES | HTTP_SCHEMES:
         if not parsed.hostname:
             raise InvalidSourceError(f"{scheme} URL has no host")

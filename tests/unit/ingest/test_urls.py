@@ -18,7 +18,7 @@ LOOPBACK_OK = SourcePolicy(addresses=AddressPolicy.parse(["127.0.0.0/8", "::1/12
     [
         ("rtmp://live.example.com/app/key", True),
         ("rtsp://cam.example.com:554/stream", True),
-        ("srt://ingest.example.com:9000", True),
+        ("udp://239.0.0.1:1234", True),
         ("https://cdn.example.com/live/index.m3u8", True),
         ("http://cdn.example.com/clip.mp4", False),
     ],
@@ -46,7 +46,7 @@ def test_network_urls_are_classified(url, live):
         "http://[::]/",
         "rtmp://127.0.0.1/live/key",
         "RTSP://127.0.0.1:8554/cam",
-        "srt://127.0.0.1:9000",
+        "udp://127.0.0.1:9000",
         "http://user:pw@127.0.0.1/x.m3u8",
     ],
 )
@@ -153,3 +153,12 @@ def test_bad_urls_say_why(url, reason):
 )
 def test_credentials_are_redacted_for_display(url, shown):
     assert redact_url(url) == shown
+
+
+def test_srt_is_refused_at_once_because_pyav_ffmpeg_lacks_it():
+    import av
+
+    with pytest.raises(InvalidSourceError, match="SRT is not in this build"):
+        parse_source("srt://ingest.example.com:9000", ANY_ADDRESS)
+    with pytest.raises(av.error.ProtocolNotFoundError):  # when a wheel brings libsrt, allow srt:// again
+        av.open("srt://127.0.0.1:9", timeout=1)
