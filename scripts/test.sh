@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-# the dashboard's browser tests drive a real Chromium (Debian's; Playwright's own browsers are not downloaded)
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-    || echo "could not install chromium: the browser tests will be skipped" >&2
+# Debian packages some tests drive for real: Chromium for the dashboard (Playwright's own browsers are not
+# downloaded); ffmpeg, nginx's RTMP module and GStreamer's RTSP server for the live-protocol tests
+PACKAGES="chromium ffmpeg nginx libnginx-mod-rtmp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  # shellcheck disable=SC2086
+  if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PACKAGES >/dev/null; } \
+      || echo "could not install $PACKAGES: the tests that need them will be skipped" >&2
+  fi
 fi
 if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   if ! command -v redis-server >/dev/null 2>&1; then

@@ -43,6 +43,11 @@ class SourceError(RuntimeError):
     """The source could not be opened or read (after any reconnects); the message is the reason."""
 
 
+class SourceEnded(SourceError):
+    """A live source that had been delivering frames went away and did not come back within the reconnects:
+    the broadcast is over (``ended``), not broken (``failed``)."""
+
+
 @dataclass(frozen=True)
 class SourceOptions:
     """How one stream is read; build it with ``source_options`` (the defaults live in ``Settings``)."""
@@ -212,9 +217,7 @@ class VideoSource:
                 return
             if self.spec.live:
                 failures += 1
-                self._retry_or_raise(
-                    "stream ended" if produced else "stream gave no frames", failures, final_status="ended"
-                )
+                self._retry_or_raise("stream ended" if produced else "stream gave no frames", failures)
                 continue
             if self.options.loop and produced:
                 self._media_offset = self._last_pts + 1.0 / self.options.analysis_fps
@@ -223,11 +226,13 @@ class VideoSource:
                 raise SourceError("no decodable video frames in source")
             return
 
-    def _retry_or_raise(self, reason: str, failures: int, final_status: str = "failed") -> None:
-        if not self.spec.live or failures > self.options.reconnect_attempts:
-            raise SourceError(
-                reason if final_status == "failed" else f"{reason}; gave up after {failures - 1} reconnects"
-            )
+    def _retry_or_raise(self, reason: str, failures: int) -> None:
+        if not self.spec.live:
+            raise SourceError(reason)
+        if failures > self.options.reconnect_attempts:
+            if self._index > self._first_index:  # it ran, then went away for good: the broadcast is over
+                raise SourceEnded(f"{reason}; gave up after {failures - 1} reconnects")
+            raise SourceError(reason)
         delay = min(self.options.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
         self.counters.reconnects += 1
         self._running = False

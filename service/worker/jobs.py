@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from service.analytics import AlertRule
 from service.ingest.frames import VideoFrame
-from service.ingest.source import ResumePoint, SourceError, SourceOptions, VideoSource
+from service.ingest.source import ResumePoint, SourceEnded, SourceError, SourceOptions, VideoSource
 from service.ingest.urls import SourceSpec
 from service.pipeline.analysis import StreamState
 from service.schemas import StreamInfo, StreamStatus
@@ -81,6 +81,8 @@ class StreamJob:
                     break
             if not self.stop.is_set():
                 self.final = (StreamStatus.ENDED, "end of stream")
+        except SourceEnded as exc:
+            self.final = (StreamStatus.ENDED, str(exc))
         except SourceError as exc:
             self.final = (StreamStatus.FAILED, str(exc))
         except Exception as exc:  # a bad stream must never take the worker down

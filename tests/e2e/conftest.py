@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,13 +27,13 @@ class RunningService:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    prefix = f"e2e-{int(time.time())}"
+@contextmanager
+def running_service(redis_url: str, prefix: str, media_dirs: list[Path], **overrides) -> Iterator[RunningService]:
+    """API under uvicorn and a worker thread on one Redis, configured for tests (``overrides`` change it)."""
     settings = Settings(
         key_prefix=prefix,
         allow_local_files=True,
-        media_dirs=[DATA, DEMO_PROGRAMME.parent, tmp_path_factory.getbasetemp()],  # bundled clips, tests' edits
+        media_dirs=media_dirs,
         source_allow_networks=LOOPBACK,  # the tests' own servers; refusals are tested with the default
         mutation_burst=10_000,  # one client (the tests) makes every change
         poll_interval_s=0.2,
@@ -39,7 +41,7 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         open_timeout_s=3,
         read_timeout_s=3,
         device="cpu",
-    )
+    ).model_copy(update=overrides)
     stop = threading.Event()
     worker = build_worker(settings, RedisTarget(redis_url))
     worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -49,6 +51,13 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     stop.set()
     worker_thread.join(timeout=10)
     assert not worker_thread.is_alive(), "worker did not stop"
+
+
+@pytest.fixture(scope="session")
+def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    media = [DATA, DEMO_PROGRAMME.parent, tmp_path_factory.getbasetemp()]  # bundled clips, the tests' edits
+    with running_service(redis_url, f"e2e-{int(time.time())}", media) as running:
+        yield running
 
 
 def wait_for_status(base: str, stream_id: str, statuses: set[str], timeout: float = 120) -> dict:
