@@ -1,4 +1,4 @@
-"""Command line: ``python -m service {serve,worker,demo,check,analyze,bench,bench-live,eval-video,track-crops}``."""
+"""Command line: ``python -m service COMMAND``; ``python -m service --help`` lists the commands."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
     bench.add_argument("--repeat", type=int, default=3, help="passes over the clip, played as one looping stream")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
+    many = sub.add_parser("bench-streams", help="how many live 720p25 streams one worker holds (doubling N)")
+    many.add_argument("--start", type=int, default=2, help="streams in the first step")
+    many.add_argument("--max-streams", type=int, default=128, help="stop doubling here")
+    many.add_argument("--fps", type=float, default=5.0, help="analysed frames per second per stream")
+    many.add_argument("--seconds", type=float, default=15.0, help="measured window per step, after warm-up")
+    many.add_argument("--max-latency-ms", type=float, default=1000.0, help="p95 latency a held step stays under")
+    many.add_argument("--json", action="store_true", help="print the result as JSON")
     live = sub.add_parser("bench-live", help="many WebSocket subscribers on one API process, beside a worker")
     live.add_argument("--subscribers", type=int, default=1000, help="concurrent WebSockets (at most 5,000)")
     live.add_argument("--seconds", type=float, default=20.0, help="each measurement's length (at most 120)")
@@ -93,6 +100,18 @@ def main(argv: list[str] | None = None) -> None:
             from service.analyze import analyze_file
 
             analyze_file(settings, args.file, args.out, args.fps)
+        elif args.command == "bench-streams":
+            from service.bench_streams import run_bench_streams
+
+            run_bench_streams(
+                settings,
+                start=args.start,
+                max_streams=args.max_streams,
+                fps=args.fps,
+                seconds=args.seconds,
+                max_latency_ms=args.max_latency_ms,
+                as_json=args.json,
+            )
         elif args.command == "bench-live":
             from service.bench_live import run_bench_live
 
