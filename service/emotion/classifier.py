@@ -75,6 +75,8 @@ class EmotionClassifier:
             return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty)
         batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
         batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()  # page-locked, so the copy below overlaps with the host's next work
         batch = batch.to(self.device, non_blocking=True)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
