@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("models.training.train", "train the per-face emotion network on FER2013 (+ FER+ votes)"),
     "train-temporal": ("models.training.train_temporal", "train the temporal head over frozen backbone features"),
+    "train-decoder": ("models.training.train_decoder", "fit the saliency decoder for occlusion on the frozen backbone"),
     "evaluate": ("models.evaluation.evaluate", "score trained networks on held-out FER2013 rows"),
     "export": ("models.evaluation.export", "export trained weights to ONNX and check parity with PyTorch"),
     "publish": ("models.weights", "install a training run's export into weights/"),

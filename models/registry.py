@@ -10,12 +10,14 @@ from __future__ import annotations
 from torch import nn
 
 from models.nets.emotion_net import EmotionNet, EmotionNetConfig
+from models.nets.saliency_decoder import FaceSaliencyNet, SaliencyDecoderConfig
 from models.nets.temporal_head import TemporalEmotionHead, TemporalHeadConfig
 
 # kind -> (config class, network class); the kind is what a weights file records.
 KINDS: dict[str, tuple[type, type[nn.Module]]] = {
     "emotion_net": (EmotionNetConfig, EmotionNet),
     "temporal_head": (TemporalHeadConfig, TemporalEmotionHead),
+    "saliency_decoder": (SaliencyDecoderConfig, FaceSaliencyNet),
 }
 
 # architecture name -> (kind, config)

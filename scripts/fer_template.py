@@ -2,7 +2,8 @@
 
 The emotion model learns on FER2013 crops, so live faces are aligned to where MTCNN finds the eyes, nose
 and mouth corners on those crops: their median position (in units of the crop side) over a sample of
-training faces. Prints the template that ``service/vision/alignment.py`` holds as ``FER_TEMPLATE``.
+training faces. Prints the template and the median face box that ``models/face_regions.py`` holds as
+``FER_TEMPLATE`` and ``TEMPLATE_BOX``.
 
     python scripts/fer_template.py --data ../shared/data/fer2013_trainval.npz --samples 400
 """
@@ -30,7 +31,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     picked = rng.choice(rows, size=min(args.samples, len(rows)), replace=False)
     detector = MTCNN(keep_all=True, min_face_size=90, device=torch.device("cpu"))
-    points = []
+    points, boxes = [], []
     for start in range(0, len(picked), 64):
         batch = [
             cv2.cvtColor(
@@ -38,16 +39,18 @@ def main() -> None:
             )
             for i in picked[start : start + 64]
         ]
-        _, probs, landmarks = detector.detect(np.stack(batch), landmarks=True)
-        for prob, marks in zip(probs, landmarks, strict=True):
+        found, probs, landmarks = detector.detect(np.stack(batch), landmarks=True)
+        for box, prob, marks in zip(found, probs, landmarks, strict=True):
             if marks is None or len(marks) != 1 or prob[0] < 0.95:
                 continue  # keep unambiguous single-face detections only
             points.append(np.asarray(marks[0], dtype=np.float64) / args.upscale)
+            boxes.append(np.asarray(box[0], dtype=np.float64) / args.upscale)
     stacked = np.stack(points)
     template = np.median(stacked, axis=0)
     print(f"faces used: {len(stacked)} of {len(picked)}")
     print("spread (IQR, crop units):", np.round(np.subtract(*np.percentile(stacked, [75, 25], axis=0)), 4).tolist())
     print("FER_TEMPLATE =", np.round(template, 4).tolist())
+    print("TEMPLATE_BOX =", np.round(np.median(np.stack(boxes), axis=0), 4).tolist())
 
 
 if __name__ == "__main__":

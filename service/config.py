@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     temporal_model: str | None = Field(
         "temporal", description="temporal head in the weights manifest; empty = per-frame labels only"
     )
+    saliency_model: str | None = Field(
+        "saliency", description="saliency decoder in the weights manifest (occlusion scores); empty = none"
+    )
+    occlusion_every_s: float = Field(0.5, gt=0, description="media seconds between occlusion scores of a track")
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N]")
     cpu_bf16_min_batch: int = Field(
         4, ge=0, description="on a CPU with AMX-BF16, batches of this many faces run under bfloat16 (0: never)"
@@ -139,7 +143,7 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
 
-    @field_validator("api_key", "temporal_model", mode="before")
+    @field_validator("api_key", "temporal_model", "saliency_model", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         """Compose passes ``${EMOTION_API_KEY:-}``: an empty value means none, not the empty string."""

@@ -13,6 +13,7 @@ from service.bus.publisher import Publisher
 from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.emotion.classifier import EmotionClassifier
+from service.emotion.occlusion import OcclusionScorer
 from service.emotion.temporal import TrackTemporal
 from service.identity.characters import IdentityThresholds
 from service.identity.embedder import FaceEmbedder
@@ -65,12 +66,22 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
         temporal = TrackTemporal(
             settings.weights_dir, settings.temporal_model, classifier.manifest_entry["sha256"], device
         )
+    occlusion = None
+    if settings.saliency_model:
+        occlusion = OcclusionScorer(
+            settings.weights_dir,
+            settings.saliency_model,
+            classifier.manifest_entry["sha256"],
+            device,
+            settings.occlusion_every_s,
+        )
     return FacePipeline(
         build_detector(settings, device),
         classifier,
         temporal,
         timer or StageTimer(),
         identity=build_identity(settings),
+        occlusion=occlusion,
         detect_interval_s=settings.detect_interval_s,
         track_iou=settings.track_iou,
         track_max_age_s=settings.track_max_age_s,

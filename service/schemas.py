@@ -128,6 +128,10 @@ class FaceEvent(BaseModel):
     valence: float | None = None
     arousal: float | None = None
     frame_label: str | None = Field(None, description="the per-frame model's label, before the temporal head")
+    occlusion: float | None = Field(
+        None, ge=0, le=1, description="how much of the face is covered (saliency decoder): 0 visible, 1 hidden"
+    )
+    occluded: bool = Field(False, description="occlusion passed the calibrated threshold: the label is held")
     frame_size: list[int] = Field(..., description="source frame width, height")
     latency_ms: float | None = Field(None, description="from frame decode to publish, milliseconds")
     character_id: str | None = Field(None, description="the person this track is; null while unidentified")

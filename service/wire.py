@@ -75,6 +75,8 @@ def face_message(
             valence=plain(face.valence_arousal[0]),
             arousal=plain(face.valence_arousal[1]),
             frame_label=classes[int(face.frame_probs.argmax())],
+            occlusion=None if face.occlusion is None else round(float(face.occlusion), 3),
+            occluded=face.occluded,
             frame_size=list(frame.source_size),
             latency_ms=round(latency_ms, 1),
             character_id=face.character_id,
@@ -168,6 +170,7 @@ def observation(face: Mapping[str, Any]) -> FaceObservation:
         valence=face.get("valence"),
         arousal=face.get("arousal"),
         box=(x1 / width, y1 / height, x2 / width, y2 / height),
+        occluded=bool(face.get("occluded")),
     )
 
 

@@ -27,22 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-
-def landmark_mask(
-    box: np.ndarray, landmarks: np.ndarray, size: int, face_level: float = 0.5, sigma_iod: float = 0.25
-) -> np.ndarray:
-    """(x1, y1, x2, y2) box and (5, 2) landmarks in pixels of a size×size crop -> (size, size) mask in [0, 1]."""
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5  # pixel centres
-    x1, y1, x2, y2 = (float(v) for v in box)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    rx, ry = max((x2 - x1) / 2, 1e-3), max((y2 - y1) / 2, 1e-3)
-    mask = np.where(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0, face_level, 0.0).astype(np.float32)
-    iod = float(np.linalg.norm(landmarks[1] - landmarks[0]))
-    sigma = max(sigma_iod * iod, 1.0)
-    for x, y in landmarks:
-        blob = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2)).astype(np.float32)
-        mask = np.maximum(mask, blob)
-    return mask
+from models.face_regions import landmark_mask
 
 
 def _canvas(still: np.ndarray, upscale: int, pad: int) -> np.ndarray:

@@ -29,6 +29,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from models.nets.saliency_decoder import FaceSaliencyNet
 from models.nets.temporal_head import TemporalEmotionHead
 from models.weights import WeightsError, load_model, read_manifest
 
@@ -38,6 +39,9 @@ BATCH_AXES = {"faces": {0: "batch"}}
 TRACK_INPUTS = ("features",)
 TRACK_OUTPUTS = ("probabilities", "valence_arousal", "confidence")
 TRACK_AXES = {"features": {0: "batch"}}
+LEVEL_INPUTS = ("level1", "level2", "level3", "level4")  # the backbone's D′1..D′4, one face per row
+MASK_OUTPUTS = ("mask1", "mask2", "mask3", "mask4")  # the decoder's mask logits at strides 2, 4, 8, 16
+LEVEL_AXES = {name: {0: "batch"} for name in LEVEL_INPUTS}
 # fp32 PyTorch vs ONNX Runtime differ only by summation order and BatchNorm folded into the convolutions:
 # about 1e-6 on these outputs (logits within ±3, embedding within ±1). 1e-4 leaves 100× headroom for other
 # CPUs and kernels yet is far below what a real export bug does (dropout or BatchNorm left in training mode,
@@ -186,6 +190,15 @@ def export_with_checks(weights: Path, out: Path, clip: Path) -> tuple[nn.Module,
         # D′4 follows a ReLU: non-negative, a few units large.
         random = torch.rand(8, window, channels, 3, 3, generator=generator) * 2
         return module, {"random": (random,), "clip": (track_windows(backbone, clip, window),)}
+    if isinstance(model, FaceSaliencyNet):
+        backbone, _ = load_model(weights.parent, entry["backbone"])
+        channels, size = backbone.config.in_channels, backbone.config.input_size
+        with torch.no_grad():
+            example = tuple(backbone.forward_features(torch.rand(2, channels, size, size)))
+            random = tuple(backbone.forward_features(torch.rand(16, channels, size, size, generator=generator)))
+            real = tuple(backbone.forward_features(clip_faces(clip, 16, size).repeat(1, channels, 1, 1)))
+        export_onnx(model, out, example, LEVEL_INPUTS, MASK_OUTPUTS, LEVEL_AXES)
+        return model, {"random": random, "clip": real}
     channels, size = model.config.in_channels, model.config.input_size
     export_onnx(model, out, (torch.rand(2, channels, size, size),), FACE_INPUTS, FACE_OUTPUTS, BATCH_AXES)
     random = torch.rand(16, channels, size, size, generator=generator)
@@ -216,11 +229,15 @@ def main(argv: list[str] | None = None) -> None:
         pairs = paired_outputs(module, args.out, inputs)
         diffs = max_abs_differences(pairs)
         scores = next(iter(pairs.values()))
-        agree = int((scores[0].argmax(1) == scores[1].argmax(1)).sum())
+        agree = (
+            f"; argmax agrees on {int((scores[0].argmax(1) == scores[1].argmax(1)).sum())}/{len(inputs[0])}"
+            if scores[0].ndim == 2
+            else ""
+        )
         print(
             f"{label:>6} inputs (n={len(inputs[0])}): max abs diff "
             + ", ".join(f"{name} {diff:.1e}" for name, diff in diffs.items())
-            + f"; argmax agrees on {agree}/{len(inputs[0])}"
+            + agree
         )
         worst = max(worst, *diffs.values())
     if worst > TOLERANCE:

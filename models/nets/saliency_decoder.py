@@ -25,12 +25,17 @@ of the Eq. 8 wiring). A 1×1 head per level gives a one-channel mask logit (sigm
 
 Image and video branches share this one module (shared parameters, §2.4): feed the image levels
 [D′1..D′4], or for the video branch the levels of the N·S frames with D′4 replaced by the spatio-temporal
-features B4 (same width). The decoder is a training-time auxiliary; inference can skip it.
+features B4 (same width).
+
+``FaceSaliencyNet`` is the decoder as a shipped network (kind ``saliency_decoder``): fitted on the frozen
+shipped backbone to show the visible face and nothing where an occluder covers it
+(``models.training.train_decoder``), it runs live on tracked faces for their occlusion score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
@@ -111,3 +116,32 @@ class SaliencyDecoder(nn.Module):
             g[k] = out
         features = [x for x in g if x is not None]
         return DecoderOutput(features, [head(x) for head, x in zip(self.heads, features, strict=True)])
+
+
+@dataclass(frozen=True)
+class SaliencyDecoderConfig:
+    """Everything needed to rebuild the shipped decoder; ``backbone_sha256`` names the backbone it reads."""
+
+    name: str = "face_saliency"
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    fusion: str = "dense"
+    backbone_sha256: str = ""
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "widths": list(self.widths)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SaliencyDecoderConfig:
+        return cls(**{**data, "widths": tuple(data["widths"])})
+
+
+class FaceSaliencyNet(nn.Module):
+    """Four backbone levels in (positional, so ONNX export sees four inputs), four mask logits out."""
+
+    def __init__(self, config: SaliencyDecoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.decoder = SaliencyDecoder(config.widths, config.fusion)
+
+    def forward(self, *levels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.decoder(levels).logits)

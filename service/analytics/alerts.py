@@ -121,6 +121,7 @@ class Verification:
     max_track_churn: float = 12.0
     min_coverage: float = 0.3
     recheck_after_cut: bool = True
+    max_occluded_share: float = 0.5  # of the episode's face-frames (since the condition began to hold)
 
     def __post_init__(self) -> None:
         if self.max_cuts < 0:
@@ -131,6 +132,8 @@ class Verification:
             raise ValueError(f"max_track_churn must not be negative, got {self.max_track_churn}")
         if not 0.0 <= self.min_coverage <= 1.0:
             raise ValueError(f"min_coverage must be in [0, 1], got {self.min_coverage}")
+        if not 0.0 <= self.max_occluded_share <= 1.0:
+            raise ValueError(f"max_occluded_share must be in [0, 1], got {self.max_occluded_share}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class CheckContext:
     pts: float
     limits: Verification
     character: CharacterTracks | None = None  # the target, when it is a character
+    since: float | None = None  # when the condition began to hold: the episode
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,13 @@ def _holds_after_cut(e: CheckContext) -> bool:
     return after.face_frames >= e.rule.min_face_frames and e.rule.holds(after.metric(e.rule.metric))
 
 
+def _mostly_occluded(e: CheckContext) -> bool:
+    """The paper's second cause of misjudgement: the face was covered for most of the episode."""
+    character = e.character.key if e.character else None
+    episode = e.window.stats(e.pts, e.stats.track_id, e.rule.window_s, since_pts=e.since, character=character)
+    return episode.occluded_share > e.limits.max_occluded_share
+
+
 # A rule about the very thing a check measures must not be suppressed by that check.
 CHECKS: tuple[Check, ...] = (
     Check("shot_cuts", _within_shots, lambda e: e.stream.cuts > e.limits.max_cuts),
@@ -202,6 +213,7 @@ CHECKS: tuple[Check, ...] = (
         lambda rule, _: rule.metric != "coverage",
         lambda e: e.stats.coverage < e.limits.min_coverage,
     ),
+    Check("occlusion", lambda rule, _: rule.metric != "occluded_share", _mostly_occluded),
     Check(
         "not_after_cut",
         lambda rule, limits: limits.recheck_after_cut and _within_shots(rule, limits),
@@ -343,7 +355,9 @@ class AlertEngine:
         persisted = pts - state.since
         if persisted < rule.min_duration_s:
             return None
-        reasons = self._verify(CheckContext(rule, stats, stream, window, pts, self.verification, character))
+        reasons = self._verify(
+            CheckContext(rule, stats, stream, window, pts, self.verification, character, state.since)
+        )
         if not reasons:
             state.fired_at, state.armed = pts, False
         elif state.suppressed:

@@ -32,13 +32,18 @@ class LabelHold:
         self.hold_s = hold_s
         self._tracks: dict[Hashable, _Held] = {}
 
-    def decide(self, track_id: Hashable, pts: float, probs: np.ndarray) -> int:
-        """Class index to show for this track at ``pts`` given its class probabilities now."""
+    def decide(self, track_id: Hashable, pts: float, probs: np.ndarray, occluded: bool = False) -> int:
+        """Class index to show for this track at ``pts`` given its class probabilities now. While the face is
+        ``occluded`` its label is held as it was (what the network reads then is the hand, not the face), and
+        a challenger must start leading again once the face shows."""
         top = int(np.argmax(probs))
         held = self._tracks.get(track_id)
         if held is None:
             self._tracks[track_id] = _Held(top)
             return top
+        if occluded:
+            held.challenger = None
+            return held.label
         if top == held.label or probs[top] - probs[held.label] < self.margin:
             held.challenger = None
             return held.label

@@ -24,6 +24,7 @@ class FaceObservation:
     valence: float | None
     arousal: float | None
     box: tuple[float, float, float, float]
+    occluded: bool = False  # the face was covered (its label was held, not read)
 
     def __post_init__(self) -> None:
         # Fail at the producer, not as a silently wrong share in a window far downstream.

@@ -34,6 +34,7 @@ _SLOTS: tuple[str, ...] = (
     "arousal_n",
     "confidence_sum",
     "low_confidence",
+    "occluded",
 )
 _SLOT = {name: index for index, name in enumerate(_SLOTS)}
 _SIZE = len(_SLOTS)
@@ -66,6 +67,7 @@ class WindowStats:
     low_confidence_share: float
     cuts: int
     track_churn: float
+    occluded_share: float = 0.0  # face-frames whose face the saliency decoder saw covered (hand, microphone…)
     track_id: int | None = None
     character_id: str | None = None  # stats of one character: the faces of all its tracks in the window
 
@@ -92,6 +94,7 @@ _METRICS: dict[str, Callable[[WindowStats], float | None]] = {
     "mean_arousal": lambda stats: stats.mean_arousal,
     "mean_confidence": lambda stats: stats.mean_confidence,
     "low_confidence_share": lambda stats: stats.low_confidence_share,
+    "occluded_share": lambda stats: stats.occluded_share,
     "coverage": lambda stats: stats.coverage,
 }
 METRICS: tuple[str, ...] = tuple(_METRICS)
@@ -114,6 +117,7 @@ def _summarise(faces: Iterable[FaceObservation], cut: bool, low_confidence: floa
             vector[_SLOT["arousal_n"]] += 1.0
         vector[_SLOT["confidence_sum"]] += face.confidence
         vector[_SLOT["low_confidence"]] += float(face.confidence < low_confidence)
+        vector[_SLOT["occluded"]] += float(face.occluded)
     return vector
 
 
@@ -326,5 +330,6 @@ def _build_stats(
         low_confidence_share=share("low_confidence"),
         cuts=count("cuts", frames),
         track_churn=extra * 60.0 / max(float(end) - float(start), 1.0),
+        occluded_share=share("occluded"),
         track_id=track_id,
     )

@@ -30,6 +30,7 @@ class FrameInference:
     probs: np.ndarray  # (N, C)
     valence_arousal: np.ndarray  # (N, 2)
     maps: torch.Tensor  # (N, D, h, w) deepest backbone level, on the model's device
+    levels: list[torch.Tensor]  # all four backbone levels [D′1..D′4] (the saliency decoder reads them)
 
 
 class EmotionClassifier:
@@ -72,7 +73,7 @@ class EmotionClassifier:
         """Aligned crops -> per-frame probabilities, valence/arousal and the D′4 maps, one row per crop."""
         if not crops:
             empty = torch.zeros(0, self.model.num_features, 1, 1, device=self.device)
-            return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty)
+            return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty, [])
         batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
         batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
         if self.device.type == "cuda":
@@ -86,10 +87,13 @@ class EmotionClassifier:
             torch.autocast("cuda", dtype=torch.float16, enabled=cuda),
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
         ):
-            deepest = self.model.forward_features(batch)[-1]
-            out = self.model.forward_head(deepest)
+            levels = self.model.forward_features(batch)
+            out = self.model.forward_head(levels[-1])
         return FrameInference(
-            out.logits.float().softmax(dim=1).cpu().numpy(), out.valence_arousal.float().cpu().numpy(), deepest.float()
+            out.logits.float().softmax(dim=1).cpu().numpy(),
+            out.valence_arousal.float().cpu().numpy(),
+            levels[-1].float(),
+            [level.float() for level in levels],
         )
 
 

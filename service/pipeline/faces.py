@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from service.analytics import LabelHold
 from service.emotion.classifier import EmotionClassifier
 from service.emotion.feature_cache import TrackFeatureCache
+from service.emotion.occlusion import OcclusionScorer
 from service.emotion.temporal import TrackTemporal
 from service.pipeline.identity import IdentityStage, StreamIdentity
 from service.pipeline.records import FaceRecord, FrameRecord
@@ -44,6 +45,7 @@ class StreamFaces:
     labels: LabelHold
     features: TrackFeatureCache | None  # per-track D′4 maps for the temporal head; None without one
     identity: StreamIdentity | None  # the stream's characters; None without an identity stage
+    occlusion: dict[int, tuple[float, float]] = field(default_factory=dict)  # track -> (pts, score) last scored
     last_pts: float | None = None  # the previous analysed frame's media time
     last_detection: float | None = None  # media time of the last full detection
 
@@ -75,6 +77,7 @@ class FacePipeline:
         timer: StageTimer,
         *,
         identity: IdentityStage | None = None,
+        occlusion: OcclusionScorer | None = None,
         detect_interval_s: float = 0.0,
         track_iou: float,
         track_max_age_s: float,
@@ -85,6 +88,7 @@ class FacePipeline:
         self.classifier = classifier
         self.temporal = temporal
         self.identity = identity
+        self.occlusion = occlusion
         self.timer = timer
         self.detect_interval_s = detect_interval_s
         self.load = 1.0  # >= 1: how far behind the worker is; stretches the detection interval
@@ -112,9 +116,6 @@ class FacePipeline:
         with self.timer.stage("track", items=len(batch)):
             for state, record in batch:
                 self._track(state, record)
-        if self.identity is not None:
-            with self.timer.stage("identity", items=len(faces)):
-                self.identity.run([(state.identity, record) for state, record in batch if state.identity])
         with self.timer.stage("align", items=len(faces)):
             for _, record in batch:
                 for face in record.faces:
@@ -124,13 +125,19 @@ class FacePipeline:
             for i, face in enumerate(faces):
                 face.frame_probs, face.features = inferred.probs[i], inferred.maps[i]
                 face.probs, face.valence_arousal = inferred.probs[i], inferred.valence_arousal[i]
+        if self.occlusion is not None:
+            with self.timer.stage("occlusion", items=len(faces)):
+                self._occlusion(batch, inferred.levels)
+        if self.identity is not None:  # after occlusion: a covered face is not embedded
+            with self.timer.stage("identity", items=len(faces)):
+                self.identity.run([(state.identity, record) for state, record in batch if state.identity])
         with self.timer.stage("temporal", items=len(faces)):
             if self.temporal:
                 self._temporal(batch)
             for state, record in batch:
                 for face in record.faces:
                     assert face.probs is not None
-                    face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs)
+                    face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs, face.occluded)
 
     def _find_faces(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
         """Full detection where it is due (or a followed face was lost), O-net following elsewhere."""
@@ -179,8 +186,30 @@ class FacePipeline:
         if state.identity is not None:
             state.identity.end_tracks(sorted(before - set(alive)))
         state.labels.keep_only(alive)
+        state.occlusion = {track: scored for track, scored in state.occlusion.items() if track in alive}
         if state.features is not None:
             state.features.prune(alive)
+
+    def _occlusion(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], levels: list) -> None:
+        """Scores the faces due (in one decoder batch); the others keep their track's last score."""
+        assert self.occlusion is not None
+        due: list[int] = []
+        row = 0
+        for state, record in batch:
+            for face in record.faces:
+                last = state.occlusion.get(face.track_id)
+                if self.occlusion.due(last[0] if last else None, record.frame.pts):
+                    due.append(row)
+                row += 1
+        scored = dict(zip(due, self.occlusion.score(levels, due), strict=True))
+        row = 0
+        for state, record in batch:
+            for face in record.faces:
+                if row in scored:
+                    state.occlusion[face.track_id] = (record.frame.pts, float(scored[row]))
+                face.occlusion = state.occlusion[face.track_id][1]
+                face.occluded = face.occlusion >= self.occlusion.threshold
+                row += 1
 
     def _temporal(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
         """Pushes every face's D′4 map into its track's cache; probabilities and V/A from the track's window."""

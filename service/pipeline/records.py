@@ -32,6 +32,8 @@ class FaceRecord:
     features: torch.Tensor | None = None  # the deepest backbone maps, cached per track for the temporal head
     probs: np.ndarray | None = None  # (C,) the probabilities the timeline reports (temporal head, or per-frame)
     valence_arousal: np.ndarray | None = None  # (2,) matching ``probs``
+    occlusion: float | None = None  # 0 visible … 1 covered (the saliency decoder); None without one
+    occluded: bool = False  # occlusion at or above the calibrated threshold: the label is held
     label: int | None = None  # index of the shown class after the label hold
     character_id: str | None = None  # None while the track is unidentified
     character: str | None = None  # the character's name, or "person N" while unnamed

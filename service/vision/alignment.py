@@ -11,8 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# left eye, right eye, nose, left mouth corner, right mouth corner; (x, y) as fractions of the crop side
-FER_TEMPLATE = np.array([[0.3077, 0.4052], [0.6854, 0.3984], [0.4972, 0.6190], [0.3350, 0.8037], [0.6570, 0.8029]])
+from models.face_regions import FER_TEMPLATE
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

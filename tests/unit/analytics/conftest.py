@@ -20,6 +20,7 @@ def make_face(
     arousal: float | None = None,
     box: tuple[float, float, float, float] = (0.4, 0.4, 0.6, 0.6),
     probs: dict[str, float] | None = None,
+    occluded: bool = False,
 ) -> FaceObservation:
     return FaceObservation(
         track_id=track_id,
@@ -30,6 +31,7 @@ def make_face(
         valence=valence,
         arousal=arousal,
         box=box,
+        occluded=occluded,
     )
 
 

@@ -244,3 +244,25 @@ def test_suppression_reasons_are_the_names_of_the_checks():
     for name in ("shot_cuts", "track_churn", "not_after_cut"):
         assert by_name[name].applies(DEFAULT_RULE, limits) and not by_name[name].applies(per_character, limits)
     assert by_name["low_confidence"].applies(per_character, limits)
+
+
+def test_an_episode_mostly_under_occlusion_is_suppressed_with_that_reason(face, frame):
+    # a sad face, covered by a hand from 3.6 s to 9 s (its label held sad meanwhile); the condition holds from 0 s
+    rule = AlertRule("negative_share", ">", 0.5, window_s=10, min_face_frames=5, min_duration_s=8.0)
+    frames = [frame(i / 5, face("sad", occluded=3.6 <= i / 5 < 9)) for i in range(60)]
+    events = play(AlertEngine([rule]), frames)
+    # the condition holds from 0.8 s (5 face-frames), persists 8 s: 5.2 of those 8 s were covered
+    assert [(e.kind, e.reasons, e.pts) for e in events] == [("suppressed", ("occlusion",), 8.8)]
+    clear = [frame(i / 5, face("sad", occluded=4 <= i / 5 < 6)) for i in range(60)]
+    assert [e.kind for e in play(AlertEngine([rule]), clear)] == ["alert"]  # 2 of 8 s: the face was seen
+
+
+def test_a_rule_about_occlusion_itself_is_not_suppressed_by_it(face, frame):
+    from service.analytics import CHECKS
+
+    check = {c.name: c for c in CHECKS}["occlusion"]
+    assert not check.applies(AlertRule("occluded_share", ">", 0.5), Verification())
+    window = SlidingWindow()
+    for i in range(10):
+        window.add(frame(i / 5, face("sad", occluded=i < 4), face("happy", track_id=2)))
+    assert window.stats().occluded_share == pytest.approx(4 / 20)

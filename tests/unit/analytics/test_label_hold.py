@@ -50,3 +50,12 @@ def test_tracks_are_independent_and_forgotten() -> None:
     assert hold.decide("x", 0.2, B) == 1  # a new track starts from its top class
     with pytest.raises(ValueError):
         LabelHold(margin=-0.1)
+
+
+def test_while_the_face_is_covered_its_label_is_held_and_a_challenger_starts_again():
+    hold = LabelHold(margin=0.1, hold_s=0.3)
+    sad, fear = np.array([0.1, 0.0, 0.1, 0.0, 0.8, 0.0, 0.0]), np.array([0.1, 0.0, 0.8, 0.0, 0.1, 0.0, 0.0])
+    assert hold.decide(1, 0.0, sad) == 4
+    assert [hold.decide(1, t / 10, fear, occluded=True) for t in range(1, 20)] == [4] * 19  # 1.9 s under a hand
+    assert hold.decide(1, 2.0, fear) == 4 and hold.decide(1, 2.2, fear) == 4  # fear must lead 0.3 s of seen face
+    assert hold.decide(1, 2.3, fear) == 2
