@@ -39,7 +39,7 @@ from service.pipeline.analysis import analyse, new_stream_state
 from service.runtime import build_pipeline
 
 WINDOW_FIELDS = ("character_id", "character", "pts", "window_start", "window_end", "face_frames", "positive",
-                 "negative", "neutral", "dominant", "mean_valence", "mean_arousal")  # fmt: skip
+                 "negative", "neutral", "dominant", "mean_valence", "mean_arousal", "occluded_share")  # fmt: skip
 
 
 def _clock(seconds: float) -> str:
@@ -139,7 +139,8 @@ def _write_windows(path: Path, messages: list[dict]) -> None:
             shares = m["shares"]
             writer.writerow([m["character_id"], names.get(m["character_id"], ""), m["pts"], m["window_start"],
                              m["window_end"], m["face_frames"], shares["positive"], shares["negative"],
-                             shares["neutral"], m["dominant"], m["mean_valence"], m["mean_arousal"]])  # fmt: skip
+                             shares["neutral"], m["dominant"], m["mean_valence"], m["mean_arousal"],
+                             m["occluded_share"]])  # fmt: skip
 
 
 def _png_tag(png: bytes, alt: str) -> str:

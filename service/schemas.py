@@ -132,6 +132,9 @@ class FaceEvent(BaseModel):
         None, ge=0, le=1, description="how much of the face is covered (saliency decoder): 0 visible, 1 hidden"
     )
     occluded: bool = Field(False, description="occlusion passed the calibrated threshold: the label is held")
+    saliency: list[list[float]] | None = Field(
+        None, description="12×12 saliency mask of the aligned face (0–1), on the frames the decoder scored it"
+    )
     frame_size: list[int] = Field(..., description="source frame width, height")
     latency_ms: float | None = Field(None, description="from frame decode to publish, milliseconds")
     character_id: str | None = Field(None, description="the person this track is; null while unidentified")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from service.analytics import AlertEvent, FaceObservation, FrameObservation, WindowStats, plain
@@ -77,6 +78,7 @@ def face_message(
             frame_label=classes[int(face.frame_probs.argmax())],
             occlusion=None if face.occlusion is None else round(float(face.occlusion), 3),
             occluded=face.occluded,
+            saliency=None if face.saliency is None else np.round(face.saliency, 2).tolist(),
             frame_size=list(frame.source_size),
             latency_ms=round(latency_ms, 1),
             character_id=face.character_id,
@@ -171,6 +173,7 @@ def observation(face: Mapping[str, Any]) -> FaceObservation:
         arousal=face.get("arousal"),
         box=(x1 / width, y1 / height, x2 / width, y2 / height),
         occluded=bool(face.get("occluded")),
+        saliency=tuple(map(tuple, face["saliency"])) if face.get("saliency") else None,
     )
 
 

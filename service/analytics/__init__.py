@@ -18,11 +18,11 @@ from .alerts import (
     Verification,
     unique_rule_names,
 )
-from .heatmaps import SpatialHeatmap, TemporalHeatmap
+from .heatmaps import SaliencyHeatmap, SpatialHeatmap, TemporalHeatmap
 from .label_hold import LabelHold
 from .observations import CLASSES, POLARITIES, FaceObservation, FrameObservation
 from .plain import plain
-from .render import render_spatial_png, render_temporal_png
+from .render import render_saliency_png, render_spatial_png, render_temporal_png
 from .windows import METRICS, SlidingWindow, WindowStats
 
 __all__ = [
@@ -42,12 +42,14 @@ __all__ = [
     "FaceObservation",
     "FrameObservation",
     "LabelHold",
+    "SaliencyHeatmap",
     "SlidingWindow",
     "SpatialHeatmap",
     "TemporalHeatmap",
     "Verification",
     "WindowStats",
     "plain",
+    "render_saliency_png",
     "render_spatial_png",
     "render_temporal_png",
     "unique_rule_names",

@@ -1,4 +1,5 @@
-"""Emotion heatmaps for producers: where on screen each polarity sits, and how the emotion mix moves over time."""
+"""Heatmaps for producers: where on screen each polarity sits, how the emotion mix moves over time, and where
+on the face the model's saliency lies."""
 
 from __future__ import annotations
 
@@ -185,3 +186,30 @@ class TemporalHeatmap:
                     }
                 )
         return {"bin_s": self.bin_s, "classes": list(CLASSES), "track_id": track_id, "bins": bins}
+
+
+class SaliencyHeatmap:
+    """The mean of the saliency decoder's masks (12×12, on the aligned face) over the faces it scored: where
+    on the face the model finds the face it reads. A region that stays dark inside the face outline was
+    covered (a hand, a microphone) or is one the model ignores. ``track_id`` keeps one track's faces only."""
+
+    def __init__(self, track_id: int | None = None) -> None:
+        self.track_id = track_id
+        self._sum: np.ndarray | None = None
+        self._faces = 0
+        self._occluded = 0
+
+    def add(self, obs: FrameObservation) -> None:
+        for face in obs.faces:
+            if face.saliency is None or (self.track_id is not None and face.track_id != self.track_id):
+                continue
+            mask = np.asarray(face.saliency, dtype=float)
+            self._sum = mask if self._sum is None else self._sum + mask
+            self._faces += 1
+            self._occluded += face.occluded
+
+    def to_dict(self) -> dict[str, Any]:
+        mean = (self._sum / self._faces).round(3).tolist() if self._sum is not None else None
+        share = round(self._occluded / self._faces, 4) if self._faces else 0.0
+        return {"kind": "saliency", "track_id": self.track_id, "faces": self._faces, "occluded_share": share,
+                "mean": mean}  # fmt: skip

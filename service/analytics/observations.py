@@ -25,6 +25,7 @@ class FaceObservation:
     arousal: float | None
     box: tuple[float, float, float, float]
     occluded: bool = False  # the face was covered (its label was held, not read)
+    saliency: tuple[tuple[float, ...], ...] | None = None  # 12×12 mask of the aligned face, when it was scored
 
     def __post_init__(self) -> None:
         # Fail at the producer, not as a silently wrong share in a window far downstream.

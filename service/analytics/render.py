@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from .heatmaps import SpatialHeatmap, TemporalHeatmap
+from .heatmaps import SaliencyHeatmap, SpatialHeatmap, TemporalHeatmap
 from .observations import POLARITIES
 
 if TYPE_CHECKING:
@@ -151,5 +151,40 @@ def render_temporal_png(temporal: Mapping[str, Any] | TemporalHeatmap, subject: 
     ax.set_title(f"{subject + ': ' if subject else ''}emotion mix over time ({who}, {bin_s:g} s bins)")
     if not bins:
         ax.text((start + end) / 2, (len(classes) - 1) / 2, "no faces yet", ha="center", va="center", color="white")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def render_saliency_png(saliency: Mapping[str, Any] | SaliencyHeatmap, subject: str | None = None) -> bytes:
+    """The mean saliency mask on the template face (the average aligned face: its outline and landmarks)."""
+    from matplotlib.figure import Figure
+
+    from models.face_regions import FER_TEMPLATE, TEMPLATE_BOX
+
+    data = saliency.to_dict() if isinstance(saliency, SaliencyHeatmap) else saliency
+    size = 240
+    mean = np.asarray(data["mean"], dtype=float) if data.get("mean") else np.zeros((12, 12))
+    image = cv2.resize(mean, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    fig = Figure(figsize=(5.2, 4.6), dpi=100, facecolor="white")
+    ax = fig.add_subplot()
+    shown = ax.imshow(image, cmap="magma", vmin=0.0, vmax=1.0, extent=(0, 1, 1, 0))
+    x1, y1, x2, y2 = TEMPLATE_BOX
+    from matplotlib.patches import Ellipse
+
+    ax.add_patch(Ellipse(((x1 + x2) / 2, (y1 + y2) / 2), x2 - x1, y2 - y1, fill=False, color="white", ls="--", lw=1))
+    ax.scatter(FER_TEMPLATE[:, 0], FER_TEMPLATE[:, 1], s=18, c="white", marker="x", linewidths=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03, label="how much the model sees face there (0–1)")
+    who = f"face track {data['track_id']}" if data.get("track_id") is not None else "all faces"
+    title = f"where the model sees the face ({who}, {data['faces']} scored face-frames)"
+    ax.set_title(f"{subject}: {title}" if subject else title, fontsize=9)
+    ax.set_xlabel(
+        "bright: face the model reads; dark inside the dashed outline: covered or ignored;\n"
+        f"x: eyes, nose, mouth corners of the average aligned face; covered in {data['occluded_share']:.0%} of them",
+        fontsize=7,
+    )
+    if not data["faces"]:
+        ax.text(0.5, 0.5, "no scored faces yet", ha="center", va="center", color="white", transform=ax.transAxes)
     fig.tight_layout()
     return _png(fig)

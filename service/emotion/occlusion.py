@@ -41,14 +41,16 @@ class OcclusionScorer:
         return last is None or pts < last or pts - last >= self.every_s - 1e-6
 
     @torch.inference_mode()
-    def score(self, levels: Sequence[torch.Tensor], rows: Sequence[int]) -> np.ndarray:
-        """Occlusion scores (0 visible … 1 covered) of the faces at ``rows`` of a batch's four levels."""
+    def score(self, levels: Sequence[torch.Tensor], rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Occlusion scores (0 visible … 1 covered) of the faces at ``rows`` of a batch's four levels, and
+        their masks at the second scale (12×12 for a 48 px crop: what the saliency heatmap averages)."""
         if not rows:
-            return np.zeros(0, np.float32)
+            return np.zeros(0, np.float32), np.zeros((0, 12, 12), np.float32)
         index = torch.as_tensor(list(rows), device=levels[0].device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits = self.decoder(*(level.index_select(0, index) for level in levels))
         masks = [logit[:, 0].float().sigmoid().cpu().numpy() for logit in logits[: self.scales]]
         size = logits[0].shape[-1] * 2  # the finest mask is at stride 2 of the crop
         expected = self._expected.setdefault(size, expected_face_mask(size))
-        return np.array([occlusion_score([mask[i] for mask in masks], expected) for i in range(len(rows))])
+        scores = np.array([occlusion_score([mask[i] for mask in masks], expected) for i in range(len(rows))])
+        return scores, masks[1]

@@ -36,13 +36,18 @@ class TrackTemporal:
 
     @torch.inference_mode()
     def update(
-        self, items: list[tuple[TrackFeatureCache, int, float, torch.Tensor]]
+        self, items: list[tuple[TrackFeatureCache, int, float, torch.Tensor | None]]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(cache, track id, pts, D′4 map) per face -> probabilities (N, C), V/A (N, 2), confidence (N,)."""
+        """(cache, track id, pts, D′4 map) per face -> probabilities (N, C), V/A (N, 2), confidence (N,).
+        A map of None (a covered face) adds nothing to the track's window: its output is the window's as it
+        stood, so what the network reads off a hand never enters the track's history."""
         if not items:
             return np.zeros((0, self.head.config.num_classes), np.float32), np.zeros((0, 2), np.float32), np.zeros(0)
         windows = []
         for cache, track_id, pts, features in items:
+            if features is None:
+                windows.append(pad_window(cache.window(track_id)[1], self.window))
+                continue
             if cache.size(track_id) and pts <= cache.entries(track_id)[-1][0]:
                 cache.drop(track_id)  # media time went back (a looped file, a restarted source): a new track
             cache.push(track_id, pts, features)

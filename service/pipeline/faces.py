@@ -201,12 +201,14 @@ class FacePipeline:
                 if self.occlusion.due(last[0] if last else None, record.frame.pts):
                     due.append(row)
                 row += 1
-        scored = dict(zip(due, self.occlusion.score(levels, due), strict=True))
+        scores, masks = self.occlusion.score(levels, due)
+        scored = {row: (score, mask) for row, score, mask in zip(due, scores, masks, strict=True)}
         row = 0
         for state, record in batch:
             for face in record.faces:
                 if row in scored:
-                    state.occlusion[face.track_id] = (record.frame.pts, float(scored[row]))
+                    state.occlusion[face.track_id] = (record.frame.pts, float(scored[row][0]))
+                    face.saliency = scored[row][1]
                 face.occlusion = state.occlusion[face.track_id][1]
                 face.occluded = face.occlusion >= self.occlusion.threshold
                 row += 1
@@ -218,7 +220,8 @@ class FacePipeline:
         for state, record in batch:
             assert state.features is not None
             for face in record.faces:
-                items.append((state.features, face.track_id, record.frame.pts, face.features))
+                covered = face.occluded and state.features.size(face.track_id) > 0  # hold the window as it was
+                items.append((state.features, face.track_id, record.frame.pts, None if covered else face.features))
                 faces.append(face)
         probs, valence_arousal, _ = self.temporal.update(items)
         for i, face in enumerate(faces):

@@ -4,7 +4,8 @@ Per track, the best usable face (``quality.assess``: size, sharpness, frontal po
 is kept as a 150 px chip; one is embedded once the track is ``first_after_s`` old, then every
 ``every_s`` until the track has a character, then every ``settled_every_s`` (exemplars for the character),
 at most ``max_per_track`` times. Embeddings of all streams in a batch go through dlib in one call. Faces
-that never pass the gate leave their track unidentified. Timed as stage ``identity``.
+that never pass the gate leave their track unidentified, and faces flagged occluded are never embedded.
+Timed as stage ``identity``.
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ class IdentityStage:
             pts = record.frame.pts
             for face in record.faces:
                 sampling = state.sampling.setdefault(face.track_id, _Sampling(started=pts))
-                if sampling.embedded >= self.schedule.max_per_track:
-                    continue
+                if sampling.embedded >= self.schedule.max_per_track or face.occluded:
+                    continue  # enough embeddings; or a covered face, whose embedding would be the hand's
                 quality = assess(record.frame.image, face.detection, self.gate)
                 if quality.usable and quality.score > sampling.best_score:
                     sampling.best_score = quality.score

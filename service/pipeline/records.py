@@ -34,6 +34,7 @@ class FaceRecord:
     valence_arousal: np.ndarray | None = None  # (2,) matching ``probs``
     occlusion: float | None = None  # 0 visible … 1 covered (the saliency decoder); None without one
     occluded: bool = False  # occlusion at or above the calibrated threshold: the label is held
+    saliency: np.ndarray | None = None  # (12, 12) decoder mask of the aligned crop, on frames it was scored
     label: int | None = None  # index of the shown class after the label hold
     character_id: str | None = None  # None while the track is unidentified
     character: str | None = None  # the character's name, or "person N" while unnamed

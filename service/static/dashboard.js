@@ -14,6 +14,7 @@ const REASONS = {
   track_churn: "faces coming and going too fast",
   occluded_or_absent: "faces absent or covered too often",
   not_after_cut: "not true since the last cut",
+  occlusion: "the face was covered for most of it",
 };
 
 const state = {
@@ -269,9 +270,10 @@ function nameOf(characterId, fallback) {
 function drawFaces() {
   const rows = [...state.faces.values()].map((f) => {
     const uncertain = f.confidence < UNCERTAIN;
+    const shown = f.occluded ? `${f.label} (held: face covered)` : uncertain ? `${f.label}?` : f.label;
     return el("tr", {},
       el("td", {}, nameOf(f.character_id, `face ${f.track_id}`)),
-      el("td", uncertain ? { class: "uncertain", title: "low confidence" } : {}, uncertain ? `${f.label}?` : f.label),
+      el("td", uncertain || f.occluded ? { class: "uncertain", title: f.occluded ? "face covered" : "low confidence" } : {}, shown),
       el("td", {}, f.polarity),
       el("td", {}, f.confidence.toFixed(2)),
       el("td", {}, f.pts.toFixed(1)));
@@ -411,11 +413,12 @@ async function refreshPreview() {
   for (const f of faces) {
     const sx = canvas.width / f.frame_size[0], sy = canvas.height / f.frame_size[1];
     const [x1, y1, x2, y2] = f.box;
-    const uncertain = f.confidence < UNCERTAIN;
+    const uncertain = f.confidence < UNCERTAIN || f.occluded;
     g.strokeStyle = COLOURS[f.polarity];
     g.setLineDash(uncertain ? [6, 4] : []);
     g.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-    const text = `${nameOf(f.character_id, `face ${f.track_id}`)}: ${f.label}${uncertain ? "?" : ""}`;
+    const state = f.occluded ? " (covered)" : uncertain ? "?" : "";
+    const text = `${nameOf(f.character_id, `face ${f.track_id}`)}: ${f.label}${state}`;
     const width = g.measureText(text).width + 8, height = parseInt(g.font, 10) + 6;
     g.fillStyle = "rgba(0, 0, 0, 0.7)";
     g.fillRect(x1 * sx, Math.max(0, y1 * sy - height), width, height);
@@ -433,6 +436,7 @@ function refreshHeatmaps() {
   const who = state.timelineOf ? `&character=${encodeURIComponent(state.timelineOf)}` : ""; // as the timeline
   $("spatial").src = `/streams/${id}/heatmap?kind=spatial&window=60${who}&t=${stamp}`;
   $("temporal").src = `/streams/${id}/heatmap?kind=temporal${who}&t=${stamp}`;
+  $("saliency").src = `/streams/${id}/heatmap?kind=saliency&window=60${who}&t=${stamp}`;
 }
 
 // ---- actions -------------------------------------------------------------------------------------------------

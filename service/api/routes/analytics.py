@@ -20,9 +20,11 @@ from service import wire
 from service.analytics import (
     POLARITIES,
     AlertRule,
+    SaliencyHeatmap,
     SlidingWindow,
     SpatialHeatmap,
     TemporalHeatmap,
+    render_saliency_png,
     render_spatial_png,
     render_temporal_png,
     unique_rule_names,
@@ -170,7 +172,10 @@ async def get_heatmap(
     info: StreamDep,
     history: HistoryDep,
     keyframes: KeyframesDep,
-    kind: Annotated[Literal["spatial", "temporal"], Query(description="where on screen, or when")] = "spatial",
+    kind: Annotated[
+        Literal["spatial", "temporal", "saliency"],
+        Query(description="where on screen, when, or where on the face the model sees the face"),
+    ] = "spatial",
     format: Annotated[Literal["png", "json"], Query()] = "png",
     track: Annotated[int | None, Query(ge=1, le=2**62, description="only this face track")] = None,
     character: Annotated[
@@ -184,7 +189,8 @@ async def get_heatmap(
     ] = None,
     bin_s: Annotated[float, Query(ge=1, le=600, description="temporal bin length, seconds")] = 5.0,
 ) -> Response:
-    """Spatial heatmap (where faces of each polarity appeared) or temporal heatmap (time bins × classes)."""
+    """Spatial heatmap (where faces of each polarity appeared), temporal heatmap (time bins × classes), or
+    saliency heatmap (the decoder's mean mask on the average aligned face: dark where faces were covered)."""
     if polarity is not None and polarity not in POLARITIES:
         raise HTTPException(status_code=422, detail=f"polarity must be one of {list(POLARITIES)}")
     if track is not None and character is not None:
@@ -220,16 +226,22 @@ def _heatmap(
         title += f", {wire.character_names(messages).get(target.character, target.character)}"
     elif track is not None:
         title += f", face track {track}"
-    heatmap = (
-        SpatialHeatmap(track_id=track, max_window_s=window or 600.0) if kind == "spatial" else TemporalHeatmap(bin_s)
-    )
+    heatmap: SpatialHeatmap | TemporalHeatmap | SaliencyHeatmap
+    if kind == "spatial":
+        heatmap = SpatialHeatmap(track_id=track, max_window_s=window or 600.0)
+    elif kind == "temporal":
+        heatmap = TemporalHeatmap(bin_s)
+    else:
+        heatmap = SaliencyHeatmap(track_id=track)
     for frame in frames:
         heatmap.add(frame)
-    data = heatmap.to_dict() if kind == "spatial" else heatmap.to_dict(track_id=track)
+    data = heatmap.to_dict(track_id=track) if isinstance(heatmap, TemporalHeatmap) else heatmap.to_dict()
     data["character_id"] = target.character
     if format == "json":
         return Response(content=json.dumps(data, separators=(",", ":")).encode(), media_type="application/json")
     if kind == "temporal":
         return Response(content=render_temporal_png(data, subject=title), media_type="image/png")
+    if kind == "saliency":
+        return Response(content=render_saliency_png(data, subject=title), media_type="image/png")
     png = render_spatial_png(data, keyframes.get(info.id), polarity, subject=title)
     return Response(content=png, media_type="image/png")

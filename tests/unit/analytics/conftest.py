@@ -21,6 +21,7 @@ def make_face(
     box: tuple[float, float, float, float] = (0.4, 0.4, 0.6, 0.6),
     probs: dict[str, float] | None = None,
     occluded: bool = False,
+    saliency: tuple[tuple[float, ...], ...] | None = None,
 ) -> FaceObservation:
     return FaceObservation(
         track_id=track_id,
@@ -32,6 +33,7 @@ def make_face(
         arousal=arousal,
         box=box,
         occluded=occluded,
+        saliency=saliency,
     )
 
 

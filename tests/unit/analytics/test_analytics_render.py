@@ -2,7 +2,14 @@ import cv2
 import numpy as np
 import pytest
 
-from service.analytics import SpatialHeatmap, TemporalHeatmap, render_spatial_png, render_temporal_png
+from service.analytics import (
+    SaliencyHeatmap,
+    SpatialHeatmap,
+    TemporalHeatmap,
+    render_saliency_png,
+    render_spatial_png,
+    render_temporal_png,
+)
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -54,3 +61,22 @@ def test_temporal_png(face, frame):
     assert image.std() > 20
     empty = decode(render_temporal_png(TemporalHeatmap()))
     assert empty.shape[:2] == (420, 1000) and empty.std() > 5
+
+
+def test_saliency_heatmap_averages_the_masks_of_scored_faces_and_renders_with_a_legend(face, frame):
+    visible = tuple(tuple(1.0 for _ in range(12)) for _ in range(12))
+    lower_covered = tuple(tuple(1.0 if row < 6 else 0.0 for _ in range(12)) for row in range(12))
+    heatmap, track2 = SaliencyHeatmap(), SaliencyHeatmap(track_id=2)
+    for i in range(4):
+        obs = frame(i / 2, face("sad", saliency=visible if i < 2 else lower_covered, occluded=i >= 2),
+                    face("happy", track_id=2), face("happy", track_id=3, saliency=visible))  # fmt: skip
+        heatmap.add(obs)
+        track2.add(obs)
+    data = heatmap.to_dict()
+    assert data["faces"] == 8 and data["occluded_share"] == 0.25
+    mean = np.array(data["mean"])
+    assert mean[0, 0] == 1.0 and mean[11, 0] == 0.75  # the covered half darker
+    assert track2.to_dict() == {"kind": "saliency", "track_id": 2, "faces": 0, "occluded_share": 0.0, "mean": None}
+    image = decode(render_saliency_png(data, subject="studio"))
+    assert image.shape[0] > 300 and image.std() > 20
+    assert decode(render_saliency_png(track2)).std() > 5  # no scored faces: still a labelled picture

@@ -14,6 +14,8 @@ from models.evaluation.export import (
     DEMO_CLIP,
     FACE_INPUTS,
     FACE_OUTPUTS,
+    LEVEL_INPUTS,
+    MASK_OUTPUTS,
     TOLERANCE,
     TRACK_INPUTS,
     TRACK_OUTPUTS,
@@ -32,6 +34,7 @@ from models.weights import WeightsError
 
 WEIGHTS = Path(__file__).resolve().parents[4] / "weights" / "emotion.pt"
 TEMPORAL_WEIGHTS = WEIGHTS.with_name("temporal.pt")
+SALIENCY_WEIGHTS = WEIGHTS.with_name("saliency.pt")
 
 
 def _cli_export(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> tuple[Path, str]:
@@ -161,3 +164,25 @@ def test_cli_exits_with_a_clear_message_on_missing_weights(tmp_path: Path):
         main(["--weights", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "x.onnx")])
     assert exit_info.value.code == f"error: weights file {tmp_path / 'nope.pt'} is missing"
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.fixture(scope="module")
+def exported_saliency(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return _cli_export(tmp_path_factory, SALIENCY_WEIGHTS)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_saliency_decoder_onnx_matches_pytorch_on_real_backbone_levels(
+    exported_saliency: tuple[Path, str], model: nn.Module, batch: int
+):
+    path, report = exported_saliency
+    graph = _checked_graph(path, report, LEVEL_INPUTS, MASK_OUTPUTS)
+    assert all(value.type.tensor_type.shape.dim[0].dim_param == "batch" for value in graph.input)
+    decoder = load_weights_file(SALIENCY_WEIGHTS)
+    with torch.no_grad():
+        levels = tuple(model.forward_features(clip_faces(DEMO_CLIP, batch)))
+    pairs = paired_outputs(decoder, path, levels)
+    assert max(float(abs(ours - theirs).max()) for ours, theirs in pairs.values()) <= TOLERANCE
+    assert [pairs[name][1].shape for name in MASK_OUTPUTS] == [(batch, 1, 24 // 2**k, 24 // 2**k) for k in range(3)] + [
+        (batch, 1, 3, 3)
+    ]
