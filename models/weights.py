@@ -183,7 +183,5 @@ def main(argv: list[str] | None = None) -> None:
         entry = publish(args.export_dir, args.name, args.weights_dir, args.as_stage, args.force)
     except WeightsError as exc:
         sys.exit(f"error: {exc}")
-    print(
-        f"installed {args.weights_dir / entry['file']} "
-        f"(sha256 {entry['sha256'][:12]}…, PublicTest accuracy {_accuracy(entry):.4f})"
-    )
+    scored = f", PublicTest accuracy {_accuracy(entry):.4f}" if "publictest_original" in entry["metrics"] else ""
+    print(f"installed {args.weights_dir / entry['file']} (sha256 {entry['sha256'][:12]}…{scored})")

@@ -136,12 +136,14 @@ class SaliencyDecoderConfig:
 
 
 class FaceSaliencyNet(nn.Module):
-    """Four backbone levels in (positional, so ONNX export sees four inputs), four mask logits out."""
+    """Four backbone levels in (four named inputs, as ONNX export needs them), four mask logits out."""
 
     def __init__(self, config: SaliencyDecoderConfig) -> None:
         super().__init__()
         self.config = config
         self.decoder = SaliencyDecoder(config.widths, config.fusion)
 
-    def forward(self, *levels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.decoder(levels).logits)
+    def forward(
+        self, level1: torch.Tensor, level2: torch.Tensor, level3: torch.Tensor, level4: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        return tuple(self.decoder([level1, level2, level3, level4]).logits)

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         "data": "fer2013_trainval.npz Training rows with synthetic occluders (models/data/occluders.py); "
                 "calibrated on the PublicTest rows, clean and occluded (another seed)",
         "licence": "same as the project's code; trained on FER2013 (research use) as the backbone",
-        "command": "python -m models " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m models train-decoder " + " ".join(sys.argv[1:] if argv is None else argv),
         "commit": commit,
         "history": history,
         "metrics": {"publictest_occlusion": metrics},

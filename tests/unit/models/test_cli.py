@@ -16,6 +16,7 @@ def test_every_command_names_a_module_with_main_and_its_own_prog() -> None:
     assert list(COMMANDS) == [
         "train",
         "train-temporal",
+        "train-decoder",
         "evaluate",
         "export",
         "publish",
