@@ -2,7 +2,7 @@
 alert whose episode is mostly covered is suppressed with reason ``occlusion``.
 
 The clip is the bundled single-face clip played forwards, backwards and forwards (7.2 s, no cut), with a
-skin-toned, textured hand shape pasted over the lower two thirds of the face from 2.4 s to 4.8 s.
+skin-toned, textured hand pasted over the mouth and nose from 2.4 s to 4.8 s.
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ COVERED = (2.4, 4.8)  # media seconds under the hand
 
 
 def hand(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A palm with four fingers over the mouth and nose (the face sits at about x 210-366, y 75-290)."""
+    """A hand held flat over the mouth and nose, fingers together, the eyes left free (the face sits at about
+    x 210-366, y 75-290): the detector still finds the face, the emotion network no longer sees the mouth."""
     mask = np.zeros(frame.shape[:2], np.uint8)
-    cv2.ellipse(mask, (290, 245), (95, 62), -10, 0, 360, 255, -1)
-    for dx in (-60, -20, 20, 60):
-        cv2.line(mask, (290 + dx, 230), (round(290 + dx * 1.2), 150), 255, 26)
+    cv2.ellipse(mask, (300, 262), (92, 54), -8, 0, 360, 255, -1)  # the palm
+    cv2.ellipse(mask, (262, 212), (70, 28), -25, 0, 360, 255, -1)  # the fingers, together
     skin = np.empty_like(frame)
     skin[:] = (214, 168, 140)
-    texture = cv2.GaussianBlur(rng.normal(0, 12, frame.shape[:2]).astype(np.float32), (0, 0), 3)[..., None]
-    covered = np.clip(skin.astype(np.float32) + texture, 0, 255).astype(np.uint8)
+    shade = np.linspace(-25, 25, frame.shape[0], dtype=np.float32)[:, None, None]  # lit from above
+    texture = cv2.GaussianBlur(rng.normal(0, 18, frame.shape[:2]).astype(np.float32), (0, 0), 2)[..., None]
+    covered = np.clip(skin.astype(np.float32) - shade + texture, 0, 255).astype(np.uint8)
     alpha = (cv2.GaussianBlur(mask, (0, 0), 2).astype(np.float32) / 255)[..., None]
     return (frame * (1 - alpha) + covered * alpha).astype(np.uint8)
 
