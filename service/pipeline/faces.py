@@ -1,5 +1,5 @@
-"""The face stages of one analysed frame, batched across streams: cut, detect or follow, track, identify,
-align, infer, temporal, hold.
+"""The face stages of one analysed frame, batched across streams: cut, detect or follow, track, align, infer,
+occlusion, identify, temporal, hold.
 
 Full MTCNN detection runs on a stream's frame when a shot cut is found, when a followed face is lost, and
 otherwise every ``detect_interval_s`` media seconds (new faces appear at the next one); on the frames between,
