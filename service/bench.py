@@ -4,12 +4,12 @@ naive loop measured in the same run.
 The naive loop is the simplest peer: MTCNN on every analysed frame and the per-frame network on every face,
 no following, no temporal head, no identity, no publishing. Every speed claim is the ratio of the two.
 
-Stages: decode (PyAV decode + sampling + conversion of sampled frames), detect (MTCNN), track (shot-cut
-detector and IoU tracker), align, identity (quality gate, chips, the descriptor on the faces due), infer
-(emotion backbone and heads), temporal (the temporal head over each track's cached window, and the label
-hold), analytics (windows, alerts, messages), publish (Redis XADD + PUBLISH), plus the per-face network's
-cost per face at batch 8, the identity descriptor's per face, and the latency from a frame leaving the
-decoder to its publication.
+Stages: decode (PyAV decode + sampling + conversion of sampled frames), cut (shot cuts), detect (full
+MTCNN), refine (O-net following), track (IoU tracker), align, infer (emotion backbone and heads), occlusion
+(the saliency decoder on the faces due), identity (quality gate, chips, the descriptor on the faces due),
+temporal (the temporal head over each track's cached window, and the label hold), analytics (windows,
+alerts, messages), publish (Redis XADD + PUBLISH), plus the per-face network's cost per face at batch 8, the
+identity descriptor's per face, and the latency from a frame leaving the decoder to its publication.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ STAGES = (
     "refine",
     "track",
     "align",
-    "identity",
     "infer",
+    "occlusion",
+    "identity",
     "temporal",
     "analytics",
     "publish",
@@ -68,6 +69,19 @@ def _network_ms_per_face(classifier: EmotionClassifier, batch: int = 8, rounds: 
     if classifier.device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - began) * 1000 / (rounds * batch)
+
+
+def _decoder_ms_per_face(pipeline: FacePipeline, rounds: int = 20) -> float | None:
+    """The saliency decoder and the occlusion score for one face (what a track costs twice a second)."""
+    if pipeline.occlusion is None:
+        return None
+    crop = np.random.default_rng(0).integers(0, 255, (pipeline.classifier.input_size,) * 2, dtype=np.uint8)
+    levels = pipeline.classifier.infer([crop]).levels
+    pipeline.occlusion.score(levels, [0])
+    began = time.perf_counter()
+    for _ in range(rounds):
+        pipeline.occlusion.score(levels, [0])
+    return (time.perf_counter() - began) * 1000 / rounds
 
 
 def _embedder_ms_per_face(embedder: FaceEmbedder, batch: int = 4, rounds: int = 3) -> float:
@@ -151,6 +165,7 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
         else None,
         "stages": timer.summary(),
         "network_ms_per_face_batch8": round(_network_ms_per_face(pipeline.classifier), 3),
+        "decoder_ms_per_face": None if (ms := _decoder_ms_per_face(pipeline)) is None else round(ms, 2),
         "identity_ms_per_face": round(_embedder_ms_per_face(pipeline.identity.embedder), 1)
         if pipeline.identity
         else None,
@@ -170,23 +185,16 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
             "media s, O-net following between)"
         )
         print(f"{'stage':<10} {'calls':>6} {'items':>6} {'ms/call':>9} {'ms/item':>9}")
-        for name in (
-            "decode",
-            "cut",
-            "detect",
-            "refine",
-            "track",
-            "align",
-            "identity",
-            "infer",
-            "temporal",
-            "analytics",
-            "publish",
-        ):
+        for name in STAGES:
             s = result["stages"].get(name)
             if s:
                 print(f"{name:<10} {s['calls']:>6} {s['items']:>6} {s['ms_per_call']:>9.2f} {s['ms_per_item']:>9.2f}")
         print(f"per-face network at batch 8: {result['network_ms_per_face_batch8']:.2f} ms per face")
+        if result["decoder_ms_per_face"] is not None:
+            print(
+                f"saliency decoder + occlusion score: {result['decoder_ms_per_face']:.2f} ms per scored face "
+                f"(each track every {pipeline.occlusion.every_s:g} media s and on its first frame)"
+            )
         if result["identity_ms_per_face"] is not None:
             print(
                 f"identity descriptor (dlib, CPU): {result['identity_ms_per_face']:.1f} ms per embedded face; "

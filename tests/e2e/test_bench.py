@@ -17,4 +17,5 @@ def test_bench_reports_both_loops_the_stages_and_the_active_path(redis_url, caps
     assert result["stages"]["refine"]["items"] == 43
     assert result["precision"].startswith("float32 channels-last")
     printed = capsys.readouterr().out
-    assert "naive loop" in printed and "x that" in printed and "refine" in printed
+    assert "naive loop" in printed and "x that" in printed and "refine" in printed and "occlusion" in printed
+    assert result["decoder_ms_per_face"] > 0
