@@ -1,8 +1,9 @@
 """The face stages of one analysed frame, batched across streams: cut, detect or follow, track, align, infer,
 occlusion, identify, temporal, hold.
 
-Full MTCNN detection runs on a stream's frame when a shot cut is found, when a followed face is lost, and
-otherwise every ``detect_interval_s`` media seconds (new faces appear at the next one); on the frames between,
+Full MTCNN detection runs on a stream's frame when a shot cut is found, when a followed face is lost (at most
+once per quarter interval: in a crowd some face is always being lost), and otherwise every
+``detect_interval_s`` media seconds (new faces appear at the next one); on the frames between,
 each face of the previous frame is followed by O-net alone around its previous box (``FaceDetector.refine``),
 which gives its box and landmarks in about 2 ms instead of a full detection's 50–60 ms. The interval is
 scaled by ``load`` (set by the worker when it falls behind), so a busy worker detects less often before it
@@ -153,10 +154,12 @@ class FacePipeline:
             with self.timer.stage("refine", items=sum(len(previous) for *_, previous in follow)):
                 found = self.detector.refine([record.frame.image for _, record, _ in follow], [p for *_, p in follow])
             for (state, record, _), detections in zip(follow, found, strict=True):
-                if any(detection is None for detection in detections):
+                lost = any(detection is None for detection in detections)
+                if lost and record.frame.pts - (state.last_detection or 0.0) >= interval / 4 - 1e-6:
                     due.append((state, record))  # a face was lost: look at the whole frame again
-                else:
-                    record.faces = [FaceRecord(detection) for detection in distinct(detections)]
+                else:  # (in a crowd faces are lost all the time: at most one such look per quarter interval)
+                    kept = [detection for detection in detections if detection is not None]
+                    record.faces = [FaceRecord(detection) for detection in distinct(kept)]
         self._detect([record for _, record in due])
         for state, record in due:
             state.last_detection = record.frame.pts

@@ -30,3 +30,23 @@ def test_every_analysed_frame_has_its_face_and_detection_runs_once_per_interval(
     assert detections == (len(frames) if interval == 0 else 3)  # at 0, 1.0 and 2.0 s
     assert timer.stages.get("refine") is None if interval == 0 else timer.stages["refine"].items == 21
     assert all('"track_id":1,' in m.body for m in faces)  # one track throughout
+
+
+def test_a_lost_face_is_looked_for_at_once_and_then_at_the_next_interval():
+    """The face is painted out from 1.0 s on (no cut: the rest of the frame stays): O-net loses it, a full
+    detection looks for it at once; with nothing left to follow, the next look is a whole interval later."""
+    settings = Settings(detect_interval_s=2.0, identity=False, saliency_model="", device="cpu")
+    timer = StageTimer()
+    pipeline = build_pipeline(settings, timer)
+    state = new_stream_state(settings, pipeline, "lost")
+    spec = parse_source(str(DATA / "single_face.mp4"), SourcePolicy.operator())
+    frames = list(VideoSource(spec, source_options(settings, 10.0), threading.Event()).frames())
+    faces_per_frame = []
+    for frame in frames:
+        if frame.pts >= 1.0:
+            frame.image[40:330, 170:420] = frame.image[5:10, 5:10].mean(axis=(0, 1))  # the face painted out
+        messages = analyse(pipeline, [(state, frame)])[0].messages
+        faces_per_frame.append(sum(m.type == "face" for m in messages))
+    assert faces_per_frame[:10] == [1] * 10 and sum(faces_per_frame[10:]) == 0
+    # detections: at 0 s and when the face is lost at 1.0 s; the next is due at 3.0 s, after the clip
+    assert timer.stages["detect"].items == 2
