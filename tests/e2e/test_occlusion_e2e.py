@@ -78,3 +78,10 @@ def test_a_covered_face_is_flagged_its_label_held_and_an_alert_under_the_hand_su
     assert all(a["kind"] == "alert" and a["pts"] >= COVERED[1] for a in later)  # trusted once the face shows
     stats = httpx.get(f"{service.base}/streams/{stream['id']}/stats", params={"window": 60}).json()["stats"]
     assert 0.2 < stats["occluded_share"] < 0.5  # 2.4 of 7.2 s
+    heatmap = httpx.get(f"{service.base}/streams/{stream['id']}/heatmap", params={"kind": "saliency", "format": "json"})
+    saliency = heatmap.json()
+    mean = np.array(saliency["mean"])
+    assert saliency["faces"] >= 10 and mean.shape == (12, 12) and 0.1 < saliency["occluded_share"] < 0.6
+    assert mean[3:5, 2:10].mean() > mean[8:11, 2:10].mean()  # eyes always seen, mouth covered for a third
+    png = httpx.get(f"{service.base}/streams/{stream['id']}/heatmap", params={"kind": "saliency"})
+    assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
