@@ -152,7 +152,14 @@ class Worker:
         caught up, back again."""
         dropped = sum(job.queue.dropped for job in self.jobs.values())
         median = float(np.median(self._second)) if self._second else None
+        was_behind = self.governor.behind
         self.governor.update(median, max(0, dropped - self._dropped))
+        if self.governor.behind != was_behind:
+            if self.governor.behind:
+                log.warning("worker %s is behind (decode-to-publish %s ms): detecting less often, then analysing "
+                            "fewer frames of its live streams", self.worker_id, median)  # fmt: skip
+            else:
+                log.info("worker %s caught up: every live stream at its requested rate again", self.worker_id)
         self._second, self._dropped = [], dropped
         self.pipeline.load = self.governor.stretch
         for job in self.jobs.values():
