@@ -8,6 +8,7 @@ The statistics of the whole stream come back as a return value with the messages
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from service.pipeline.records import FrameRecord
 class AnalyticsOutput:
     messages: list[wire.Encoded]
     latest_stats: str | None = None  # encoded whole-stream stats when this step ticked, else None
+    # (track id, character id) of each face message, in order: who is on screen, without decoding them
+    on_screen: list[tuple[int, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -102,11 +105,12 @@ class StreamAnalytics:
             self.counters.alerts += event.kind == "alert"
             messages.append(wire.alert_message(self.stream_id, event))
         encoded = [wire.encode(message) for message in messages]
+        on_screen = [(face.track_id, face.character_id) for face in record.faces]
         interval = self.stats_interval_s
         if self._next_tick is None or pts >= self._next_tick or pts < self._next_tick - 2 * interval:
             self._next_tick = pts + interval
-            return self._with_stats(encoded)
-        return AnalyticsOutput(encoded)
+            return dataclasses.replace(self._with_stats(encoded), on_screen=on_screen)
+        return AnalyticsOutput(encoded, on_screen=on_screen)
 
     def _characters(self, record: FrameRecord, pts: float) -> list[dict]:
         """Credits each face to its track and character; a ``character`` message per new assignment (sent

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from service import wire
 from service.bus.keyframes import boxed
 from service.ingest.frames import VideoFrame
+from service.pipeline.stream_analytics import AnalyticsOutput
 
 KEPT = 64  # subjects remembered per stream (tracks and characters), least recently seen dropped first
 
@@ -25,27 +25,27 @@ KEPT = 64  # subjects remembered per stream (tracks and characters), least recen
 @dataclass(frozen=True, slots=True)
 class _Seen:
     frame: VideoFrame
-    faces: list[dict[str, Any]]  # that frame's face messages
+    faces: list[wire.Encoded]  # that frame's face messages, decoded only if an alert needs them
 
 
 class EvidenceFrames:
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, int | str], _Seen] = OrderedDict()
 
-    def pictures(self, frame: VideoFrame, messages: Sequence[wire.Encoded]) -> list[tuple[int, np.ndarray]]:
-        """Notes who is in ``frame``; returns (message index, picture) for each alert among ``messages``."""
-        faces = [json.loads(m.body) for m in messages if m.type == "face"]
-        seen = _Seen(frame, faces)
-        for face in faces:
-            self._note(("track", face["track_id"]), seen)
-            if face["character_id"] is not None:
-                self._note(("character", face["character_id"]), seen)
+    def pictures(self, frame: VideoFrame, output: AnalyticsOutput) -> list[tuple[int, np.ndarray]]:
+        """Notes who is in ``frame``; returns (message index, picture) for each alert among its messages."""
+        seen = _Seen(frame, [m for m in output.messages if m.type == "face"])
+        for track_id, character_id in output.on_screen:
+            self._note(("track", track_id), seen)
+            if character_id is not None:
+                self._note(("character", character_id), seen)
         out = []
-        for index, message in enumerate(messages):
+        for index, message in enumerate(output.messages):
             if message.type == "alert":
                 alert = json.loads(message.body)
                 shown = self._subject_frame(alert) or seen
-                subject, others = wire.evidence_boxes(shown.faces, alert)
+                faces = [json.loads(face.body) for face in shown.faces]
+                subject, others = wire.evidence_boxes(faces, alert)
                 out.append((index, boxed(shown.frame.image, subject, others, 1 / shown.frame.scale)))
         return out
 

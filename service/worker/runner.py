@@ -336,7 +336,7 @@ class Worker:
         for (job, frame), output in zip(batch, outputs, strict=True):
             self._store_characters(job)
             ids = self.publisher.emit(job.info.id, output.messages)
-            for index, picture in job.evidence.pictures(frame, output.messages):
+            for index, picture in job.evidence.pictures(frame, output):
                 self.keyframes.put_alert_frame(job.info.id, ids[index], picture)
             if output.latest_stats is not None:
                 self.registry.set_latest_stats(job.info.id, output.latest_stats)
