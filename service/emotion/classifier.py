@@ -29,8 +29,12 @@ class FrameInference:
 
     probs: np.ndarray  # (N, C)
     valence_arousal: np.ndarray  # (N, 2)
-    maps: torch.Tensor  # (N, D, h, w) deepest backbone level, on the model's device
-    levels: list[torch.Tensor]  # all four backbone levels [D′1..D′4] (the saliency decoder reads them)
+    levels: list[torch.Tensor]  # the backbone levels [D′1..D′4], on the model's device; [] for no crops
+
+    @property
+    def maps(self) -> torch.Tensor:
+        """(N, D, h, w): the deepest level D′4, which the temporal head caches per track."""
+        return self.levels[-1]
 
 
 class EmotionClassifier:
@@ -72,8 +76,7 @@ class EmotionClassifier:
     def infer(self, crops: list[np.ndarray]) -> FrameInference:
         """Aligned crops -> per-frame probabilities, valence/arousal and the D′4 maps, one row per crop."""
         if not crops:
-            empty = torch.zeros(0, self.model.num_features, 1, 1, device=self.device)
-            return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), empty, [])
+            return FrameInference(np.zeros((0, len(self.classes)), np.float32), np.zeros((0, 2), np.float32), [])
         batch = torch.from_numpy(np.stack(crops)).float().div_(255.0)
         batch = batch.unsqueeze(1) if self.grey else batch.permute(0, 3, 1, 2)
         if self.device.type == "cuda":
@@ -92,7 +95,6 @@ class EmotionClassifier:
         return FrameInference(
             out.logits.float().softmax(dim=1).cpu().numpy(),
             out.valence_arousal.float().cpu().numpy(),
-            levels[-1].float(),
             [level.float() for level in levels],
         )
 
