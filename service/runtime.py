@@ -49,6 +49,8 @@ def build_identity(settings: Settings) -> IdentityStage | None:
         gallery_distance=settings.identity_gallery_distance,
         margin=settings.identity_margin,
         min_embeddings=settings.identity_min_embeddings,
+        near_distance=settings.identity_near_distance,
+        min_embeddings_near=settings.identity_min_embeddings_near,
     )
     return IdentityStage(FaceEmbedder(settings.weights_dir), quality_gate(settings), thresholds)
 

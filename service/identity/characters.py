@@ -13,7 +13,10 @@ match) and decides:
   person in two);
 - the best match must beat the next character by ``margin``, else the track waits for more evidence;
 - **new character**: nothing matches and the track has ``min_embeddings`` embeddings (one face is not
-  enough evidence to add a person); it is named ``person N`` until someone names it.
+  enough evidence to add a person); it is named ``person N`` until someone names it. When the nearest
+  character is a near miss (closer than ``near_distance``, 0.50) the track needs ``min_embeddings_near``
+  (4): a person's first looks after a cut can sit 0.41–0.45 from their own character while the mean over
+  the shot falls to 0.28, and founding on two looks split one guest into two people.
 
 Once assigned a track keeps its character (ids must not flicker in a live timeline) unless that character
 is deleted or the track is marked "not this character". When a track ends its mean joins its character's
@@ -43,6 +46,8 @@ class IdentityThresholds:
     gallery_distance: float = 0.50
     margin: float = 0.03
     min_embeddings: int = 2
+    near_distance: float = 0.50
+    min_embeddings_near: int = 4
     max_exemplars: int = 32
 
 
@@ -198,7 +203,8 @@ class CharacterBook:
                     return None  # two characters fit about equally well: wait for more evidence
                 track.character_id = best_id
                 return Assignment(track_id, character, False, best)
-        if len(track.embeddings) < t.min_embeddings:
+        near_miss = bool(ranked) and ranked[0][1] < t.near_distance
+        if len(track.embeddings) < (t.min_embeddings_near if near_miss else t.min_embeddings):
             return None
         character = Character(self._new_id(), self._new_label(), False)
         self.characters[character.character_id] = character

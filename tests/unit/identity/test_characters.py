@@ -61,6 +61,24 @@ def test_an_enrolled_person_is_named_from_one_face_and_a_stranger_never_is(book)
         assert book.character_of(track).label != "Alice"
 
 
+def test_a_near_miss_needs_more_looks_before_it_founds_a_character(book):
+    """First looks after a cut can miss their own character by a little: the track waits, and joins it once
+    its mean comes close; a stranger far from everyone is founded on the usual two looks."""
+    guest = person(2)
+    book.add_embedding(1, look(guest, 0, spread=0.05))
+    first = book.add_embedding(1, look(guest, 1, spread=0.05)).character
+    book.end_track(1)
+    offset = np.random.default_rng(7).normal(0, 1, 128).astype(np.float32)
+    offset *= 0.42 / np.linalg.norm(offset)
+    assert book.add_embedding(2, guest + offset) is None  # 0.42 away: a near miss
+    assert book.add_embedding(2, guest + offset * 0.95) is None  # two looks, still a near miss: no new person
+    joined = book.add_embedding(2, guest - offset * 0.5)  # a third look brings the mean within reach
+    assert joined is not None and joined.character is first and not joined.created
+    stranger = person(3)
+    book.add_embedding(3, look(stranger, 0))
+    assert book.add_embedding(3, look(stranger, 1)).created
+
+
 def test_two_characters_that_fit_equally_well_leave_the_track_waiting(book):
     a, b = person(1), person(2)
     middle = (a + b) / 2
