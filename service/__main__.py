@@ -11,6 +11,13 @@ import threading
 from service.ingest.urls import InvalidSourceError
 
 
+def _name_and_image(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name.strip() or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=IMAGE, got {value!r}")
+    return name.strip(), path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description="Stream emotion service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     offline.add_argument("file", help="video file")
     offline.add_argument("--out", default=None, help="output folder (default: <file>-analysis beside it)")
     offline.add_argument("--fps", type=float, default=None, help="analysis frames per media second")
+    offline.add_argument(
+        "--enrol", action="append", default=[], type=_name_and_image, metavar="NAME=IMAGE",
+        help="a still of a known person (repeatable; several images of one name are one person)",
+    )  # fmt: skip
     evaluate = sub.add_parser("eval-video", help="per-frame labels, label flip rate and per-second polarity of a clip")
     evaluate.add_argument("--clip", required=True, help="video file")
     evaluate.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
@@ -99,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "analyze":
             from service.analyze import analyze_file
 
-            analyze_file(settings, args.file, args.out, args.fps)
+            analyze_file(settings, args.file, args.out, args.fps, args.enrol)
         elif args.command == "bench-streams":
             from service.bench_streams import run_bench_streams
 

@@ -11,7 +11,9 @@ machine allows. Writes into DIR (default: ``<FILE>-analysis`` beside the file):
 
 Progress goes to stderr (media time, frames/s, ETA). Ctrl-C stops at the current frame and still writes
 everything analysed so far, marked ``"partial": true``. Characters are discovered in the file (``person N``);
-the gallery of a running service is not consulted.
+``--enrol NAME=IMAGE`` (repeatable; several images of one name make one person) names known people from
+stills, checked like an upload to ``POST /characters``. The gallery of a running service is not consulted:
+an offline run needs no Redis.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import json
 import sys
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +37,13 @@ import numpy as np
 from service import wire
 from service.analytics import DEFAULT_RULES, SpatialHeatmap, TemporalHeatmap, render_spatial_png, render_temporal_png
 from service.config import Settings
+from service.identity.characters import GalleryEntry, new_character_id
 from service.ingest.source import VideoSource, source_options
 from service.ingest.urls import SourcePolicy, parse_source
 from service.pipeline.analysis import analyse, new_stream_state
+from service.pipeline.faces import FacePipeline
 from service.runtime import build_pipeline
+from service.worker.enrolment import embed_images
 
 WINDOW_FIELDS = ("character_id", "character", "pts", "window_start", "window_end", "face_frames", "positive",
                  "negative", "neutral", "dominant", "mean_valence", "mean_arousal", "occluded_share")  # fmt: skip
@@ -52,14 +59,19 @@ def _duration(path: str) -> float | None:
         return container.duration / av.time_base if container.duration else None
 
 
-def analyze_file(settings: Settings, clip: str, out: str | None, fps: float | None) -> dict[str, Any]:
+def analyze_file(
+    settings: Settings, clip: str, out: str | None, fps: float | None, enrol: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
     spec = parse_source(clip, SourcePolicy.operator())  # a bad path fails before any model loads
+    stills = _read_stills(enrol)
     fps = fps or settings.default_analysis_fps
-    target = Path(out) if out else Path(spec.url).with_name(Path(spec.url).stem + "-analysis")
-    target.mkdir(parents=True, exist_ok=True)
     duration = _duration(spec.url)
     pipeline = build_pipeline(settings)
     state = new_stream_state(settings, pipeline, "offline", DEFAULT_RULES)
+    if stills:
+        state.faces.identity.book.set_gallery(_gallery(pipeline, stills))
+    target = Path(out) if out else Path(spec.url).with_name(Path(spec.url).stem + "-analysis")
+    target.mkdir(parents=True, exist_ok=True)
     source = VideoSource(spec, source_options(settings, fps), threading.Event())
     messages: list[dict[str, Any]] = []
     keyframe: np.ndarray | None = None
@@ -91,6 +103,33 @@ def analyze_file(settings: Settings, clip: str, out: str | None, fps: float | No
     word = "stopped early; partial results" if partial else "done"
     print(f"{word}: {frames} frames in {elapsed:.1f} s ({summary['frames_per_s']} frames/s) -> {target}/")
     return summary
+
+
+def _read_stills(enrol: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, bytes]]]:
+    """Name -> (path, bytes) of each enrolment still; an unreadable one stops the run before any model loads."""
+    stills: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    for name, path in enrol:
+        try:
+            stills[name].append((path, Path(path).read_bytes()))
+        except OSError as exc:
+            raise SystemExit(f"error: --enrol {name}={path}: {exc.strerror or exc}") from None
+    return dict(stills)
+
+
+def _gallery(pipeline: FacePipeline, stills: dict[str, list[tuple[str, bytes]]]) -> list[GalleryEntry]:
+    """One named character per name, embedded by the run's own detector, gate and descriptor."""
+    if pipeline.identity is None:
+        raise SystemExit("error: --enrol needs identity on (EMOTION_IDENTITY=true)")
+    entries = []
+    for name, files in stills.items():
+        found = embed_images([raw for _, raw in files], pipeline.detector, pipeline.identity.embedder,
+                             pipeline.identity.gate)  # fmt: skip
+        for (path, _), result in zip(files, found, strict=True):
+            if "reason" in result:
+                raise SystemExit(f"error: --enrol {name}={path}: {result['reason']}")
+        embeddings = tuple(np.asarray(r["embedding"], dtype=np.float32) for r in found)
+        entries.append(GalleryEntry(new_character_id(), name, embeddings))
+    return entries
 
 
 def _progress(pts: float, duration: float | None, frames: int, elapsed: float) -> None:

@@ -15,8 +15,8 @@ import pytest
 from service.analyze import analyze_file
 from service.config import Settings
 from tests.conftest import DATA
-from tests.e2e.test_characters_e2e import EDIT
-from tests.edited_clips import write_edit
+from tests.e2e.test_characters_e2e import CUTS, EDIT, png
+from tests.edited_clips import read_frames, write_edit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -57,3 +57,18 @@ def test_ctrl_c_keeps_the_partial_output_and_a_bad_file_is_one_line(tmp_path):
     assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
         f"error: no such file: {tmp_path / 'missing.mp4'}"
     ]
+
+
+def test_enrolled_stills_name_their_people_and_a_bad_still_stops_before_any_output(tmp_path):
+    clip, host, text = tmp_path / "programme.mp4", tmp_path / "host.png", tmp_path / "notes.png"
+    write_edit(clip, EDIT)
+    host.write_bytes(png(read_frames("single_face.mp4")[50]))  # a frame the edit does not show
+    text.write_text("not a picture")
+    summary = analyze_file(Settings(device="cpu"), str(clip), str(tmp_path / "out"), fps=5, enrol=[("Ann", str(host))])
+    assert sorted(c["name"] for c in summary["characters"]) == ["Ann", "person 1"]
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    hosts = [e for e in events if e["type"] == "face" and (e["pts"] < CUTS[0] or CUTS[1] < e["pts"] < CUTS[2])]
+    assert sum(e["character"] == "Ann" for e in hosts) >= 0.9 * len(hosts)
+    with pytest.raises(SystemExit, match=r"--enrol Ann=.*notes\.png: not an image"):
+        analyze_file(Settings(device="cpu"), str(clip), str(tmp_path / "bad"), fps=5, enrol=[("Ann", str(text))])
+    assert not (tmp_path / "bad").exists()
