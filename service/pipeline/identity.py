@@ -2,12 +2,13 @@
 
 Per track, the best usable face (``quality.assess``: size, sharpness, frontal pose) since the last embedding
 is kept as a 150 px chip. The first usable face is embedded at once, because broadcast shots are often a
-second or two long and every face event before the decision goes out unnamed. The next embeddings follow
-after ``every_s``, doubling each time up to ``settled_every_s`` (at 0, 0.2, 0.6, 1.4, 3.0 s …): quick
-evidence at the start of a shot, then looks spread over it for the character's exemplars (two embeddings
-0.2 s apart are one look); at most ``max_per_track`` in all. Embeddings of all streams in a batch go
-through dlib in one call. Faces that never pass the gate leave their track unidentified, and faces flagged
-occluded are never embedded. Timed as stage ``identity``.
+second or two long and every face event before the decision goes out unnamed. Until the track has a character
+the next embeddings follow after ``every_s``, doubling each time (at 0, 0.2, 0.6, 1.4 s …: quick evidence, and
+a long tail for a track that waits on a near miss or a tie); once it has one, every ``settled_every_s`` for
+the character's exemplars (an embedding costs ~75 ms of CPU, so a settled track is not embedded again within a
+short shot); at most ``max_per_track`` in all. Embeddings of all streams in a batch go through dlib in one
+call. Faces that never pass the gate leave their track unidentified, and faces flagged occluded are never
+embedded. Timed as stage ``identity``.
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ class IdentityStage:
     def _is_due(self, state: StreamIdentity, track_id: int, sampling: _Sampling, pts: float) -> bool:
         if sampling.last_embedded is None:
             return pts - sampling.started >= self.schedule.first_after_s - _EPS
-        every = min(self.schedule.every_s * 2 ** (sampling.embedded - 1), self.schedule.settled_every_s)
+        if state.book.character_of(track_id) is not None:
+            every = self.schedule.settled_every_s
+        else:
+            every = self.schedule.every_s * 2 ** (sampling.embedded - 1)
         return pts - sampling.last_embedded >= every - _EPS
 
     @staticmethod
