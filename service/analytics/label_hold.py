@@ -53,6 +53,16 @@ class LabelHold:
             held.label, held.challenger = top, None
         return held.label
 
+    def would_change(self, track_id: Hashable, pts: float, probs: np.ndarray) -> bool:
+        """Whether ``decide`` with these arguments would switch the label (a look ahead; changes nothing). The
+        occlusion stage scores such a face before the switch, so a label never changes on a covered face."""
+        held = self._tracks.get(track_id)
+        top = int(np.argmax(probs))
+        if held is None or top == held.label or probs[top] - probs[held.label] < self.margin:
+            return False
+        since = held.since if held.challenger == top else pts
+        return pts - since >= self.hold_s - 1e-9
+
     def keep_only(self, track_ids: Iterable[Hashable]) -> None:
         """Forget every track not listed (ended tracks; an empty list at a shot cut)."""
         keep = set(track_ids)

@@ -1,5 +1,5 @@
 """The face stages of one analysed frame, batched across streams: cut, detect or follow, track, align, infer,
-occlusion, identify, temporal, hold.
+occlusion, identify, temporal, occlusion again for a face about to change label, hold.
 
 Full MTCNN detection runs on a stream's frame when a shot cut is found, when a followed face is lost (at most
 once per quarter interval: in a crowd some face is always being lost), and otherwise every
@@ -128,17 +128,20 @@ class FacePipeline:
                 face.probs, face.valence_arousal = inferred.probs[i], inferred.valence_arousal[i]
         if self.occlusion is not None:
             with self.timer.stage("occlusion", items=len(faces)):
-                self._occlusion(batch, inferred.levels)
+                self._score_occlusion(batch, inferred.levels, self._occlusion_due(batch, confirm=False))
         if self.identity is not None:  # after occlusion: a covered face is not embedded
             with self.timer.stage("identity", items=len(faces)):
                 self.identity.run([(state.identity, record) for state, record in batch if state.identity])
         with self.timer.stage("temporal", items=len(faces)):
             if self.temporal:
                 self._temporal(batch)
-            for state, record in batch:
-                for face in record.faces:
-                    assert face.probs is not None
-                    face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs, face.occluded)
+        if self.occlusion is not None and (confirm := self._occlusion_due(batch, confirm=True)):
+            with self.timer.stage("occlusion", items=len(confirm)):
+                self._score_occlusion(batch, inferred.levels, confirm)
+        for state, record in batch:
+            for face in record.faces:
+                assert face.probs is not None
+                face.label = state.labels.decide(face.track_id, record.frame.pts, face.probs, face.occluded)
 
     def _find_faces(self, batch: Sequence[tuple[StreamFaces, FrameRecord]]) -> None:
         """Full detection where it is due (or a followed face was lost), O-net following elsewhere."""
@@ -193,17 +196,29 @@ class FacePipeline:
         if state.features is not None:
             state.features.prune(alive)
 
-    def _occlusion(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], levels: list) -> None:
-        """Scores the faces due (in one decoder batch); the others keep their track's last score."""
+    def _occlusion_due(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], *, confirm: bool) -> list[int]:
+        """Rows (faces in batch order) to score: those due on the schedule, or (``confirm``) those about to change
+        label that were not scored on this frame. A hand first turns the reading, then the label, and between
+        two scheduled scores nothing else would see it; this way a label never changes on an unscored face."""
         assert self.occlusion is not None
         due: list[int] = []
         row = 0
         for state, record in batch:
+            pts = record.frame.pts
             for face in record.faces:
                 last = state.occlusion.get(face.track_id)
-                if self.occlusion.due(last[0] if last else None, record.frame.pts):
+                if confirm:
+                    assert face.probs is not None and last is not None
+                    if last[0] != pts and state.labels.would_change(face.track_id, pts, face.probs):
+                        due.append(row)
+                elif self.occlusion.due(last[0] if last else None, pts):
                     due.append(row)
                 row += 1
+        return due
+
+    def _score_occlusion(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], levels: list, due: list[int]) -> None:
+        """Scores the rows ``due`` in one decoder batch; every other face keeps its track's last score."""
+        assert self.occlusion is not None
         scores, masks = self.occlusion.score(levels, due)
         scored = {row: (score, mask) for row, score, mask in zip(due, scores, masks, strict=True)}
         row = 0

@@ -59,3 +59,14 @@ def test_while_the_face_is_covered_its_label_is_held_and_a_challenger_starts_aga
     assert [hold.decide(1, t / 10, fear, occluded=True) for t in range(1, 20)] == [4] * 19  # 1.9 s under a hand
     assert hold.decide(1, 2.0, fear) == 4 and hold.decide(1, 2.2, fear) == 4  # fear must lead 0.3 s of seen face
     assert hold.decide(1, 2.3, fear) == 2
+
+
+def test_would_change_foresees_exactly_the_frames_where_decide_switches() -> None:
+    frames = [(0.0, A), (0.1, B), (0.2, CLOSE), (0.3, B), (0.4, B), (0.5, B), (0.6, B), (0.7, A), (0.8, A)]
+    hold, foreseen, shown = LabelHold(margin=0.1, hold_s=0.3), [], []
+    for pts, probs in frames:
+        foreseen.append(hold.would_change("t", pts, probs))
+        shown.append(hold.decide("t", pts, probs))
+    switched = [i > 0 and shown[i] != shown[i - 1] for i in range(len(shown))]
+    assert foreseen == switched == [False] * 6 + [True, False, False]  # B leads again from 0.3, shown at 0.6
+    assert not LabelHold().would_change("unknown", 0.0, B)  # a new track shows its top class: no switch
