@@ -19,6 +19,7 @@ from service.config import Settings
 from service.ingest.address_policy import AddressPolicy, AddressRefused, IPAddress, host_literal
 
 LIVE_SCHEMES = frozenset({"rtmp", "rtmps", "rtsp", "rtsps", "udp", "rtp"})
+PACKET_SCHEMES = frozenset({"udp", "rtp"})  # their query string is FFmpeg's socket options
 # Schemes FFmpeg knows but the FFmpeg inside PyAV's wheel was built without: refused at once with a reason,
 # rather than failing later in the worker with "Protocol not found" (a test checks they are still missing).
 NOT_BUILT_IN = {"srt": "SRT is not in this build of FFmpeg (PyAV's wheel has no libsrt); publish over RTMP or RTSP"}
@@ -85,6 +86,10 @@ def parse_source(url: str, policy: SourcePolicy) -> SourceSpec:
     if scheme in LIVE_SCHEMES | HTTP_SCHEMES:
         if not parsed.hostname:
             raise InvalidSourceError(f"{scheme} URL has no host")
+        if scheme in PACKET_SCHEMES and parsed.query:
+            # FFmpeg reads these as its own socket options (localaddr, localport, fifo_size, …): a caller
+            # could bind the worker's ports or make it allocate gigabytes
+            raise InvalidSourceError(f"{scheme} URL options (?…) are not accepted; send the stream without them")
         if policy.addresses is not None:
             try:
                 policy.addresses.resolve(parsed.hostname, port or DEFAULT_PORTS.get(scheme, 0))

@@ -134,6 +134,8 @@ def test_local_files_are_off_by_default_and_confined_to_the_media_dirs(tmp_path)
         ("http://example.com:99999/x", "malformed URL"),
         ("http://exa\nmple.com/", "control characters"),
         ("/definitely/not/here.mp4", "no such file"),
+        ("udp://203.0.113.5:1234?fifo_size=1000000000", "udp URL options"),  # FFmpeg's own socket options
+        ("rtp://203.0.113.5:5004?localport=6379", "rtp URL options"),
     ],
 )
 def test_bad_urls_say_why(url, reason):
