@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     identity_min_embeddings: int = Field(2, ge=1, description="embeddings a track needs to found a new character")
     identity_near_distance: float = Field(0.5, gt=0, description="a character this close makes a new one a near miss")
     identity_min_embeddings_near: int = Field(4, ge=1, description="embeddings to found a character near another")
+    identity_split_distance: float = Field(0.45, gt=0, description="a new look this far from its track: another person")
+    identity_jump_ncc: float = Field(0.5, gt=-1, lt=1, description="aligned faces correlating less: ask identity")
     identity_min_face_px: float = Field(40.0, ge=8, description="shorter side of a face worth identifying, pixels")
     identity_min_sharpness: float = Field(40.0, ge=0, description="Laplacian variance of a 64 px face, below: blurred")
     identity_max_yaw: float = Field(0.35, gt=0, description="nose offset from the eyes' midpoint in eye distances")

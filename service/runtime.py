@@ -51,6 +51,7 @@ def build_identity(settings: Settings) -> IdentityStage | None:
         min_embeddings=settings.identity_min_embeddings,
         near_distance=settings.identity_near_distance,
         min_embeddings_near=settings.identity_min_embeddings_near,
+        split_distance=settings.identity_split_distance,
     )
     return IdentityStage(FaceEmbedder(settings.weights_dir), quality_gate(settings), thresholds)
 
@@ -85,6 +86,7 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
         identity=build_identity(settings),
         occlusion=occlusion,
         detect_interval_s=settings.detect_interval_s,
+        jump_ncc=settings.identity_jump_ncc,
         track_iou=settings.track_iou,
         track_max_age_s=settings.track_max_age_s,
         label_margin=settings.label_margin,

@@ -58,3 +58,37 @@ def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
     out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
     return out
+
+
+def portrait(frame: np.ndarray, box: np.ndarray, size: tuple[int, int] = (640, 360), face_w: int = 150) -> np.ndarray:
+    """The face in ``box`` as a studio portrait: scaled to ``face_w`` px wide, centred at one spot, head and
+    shoulders cut out onto one flat grey backdrop. Portraits of different people then share the frame's
+    layout and most of its pixels, as a series of stills on one backdrop does."""
+    width, height = size
+    (x1, y1, x2, y2), centre_x, centre_y = box, width / 2, height * 0.47
+    scale = face_w / (x2 - x1)
+    move = np.float32([[scale, 0, centre_x - scale * (x1 + x2) / 2], [0, scale, centre_y - scale * (y1 + y2) / 2]])
+    placed = cv2.warpAffine(frame, move, (width, height)).astype(np.float32)
+    mask = np.zeros((height, width), np.float32)
+    centre = (round(centre_x), round(centre_y + 0.13 * face_w))
+    cv2.ellipse(mask, centre, (round(face_w * 0.75), round(face_w * 1.1)), 0, 0, 360, 1.0, -1)
+    cv2.rectangle(mask, (round(centre_x - 1.2 * face_w), centre[1] + round(0.8 * face_w)),
+                  (round(centre_x + 1.2 * face_w), height), 1.0, -1)  # fmt: skip
+    mask = cv2.GaussianBlur(mask, (0, 0), 4)[..., None]
+    return (placed * mask + 128.0 * (1 - mask)).astype(np.uint8)
+
+
+def write_stills(path: Path, stills: Sequence[np.ndarray], seconds: float, fps: int = 25) -> None:
+    """Each still held for ``seconds``, back to back, with hard cuts between them."""
+    height, width = stills[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for still in stills:
+            frame = av.VideoFrame.from_ndarray(still, format="rgb24")
+            for _ in range(round(seconds * fps)):
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

@@ -18,10 +18,13 @@ match) and decides:
   (4): a person's first looks after a cut can sit 0.41–0.45 from their own character while the mean over
   the shot falls to 0.28, and founding on two looks split one guest into two people.
 
-Once assigned a track keeps its character (ids must not flicker in a live timeline) unless that character
-is deleted or the track is marked "not this character". When a track ends its mean joins its character's
-exemplars, so a character learns the looks it has in this programme. Pure: numbers in, decisions out; ids
-and names come from the caller's factories and storage is the caller's job (``CharacterBook.changes``).
+Once assigned a track keeps its character (ids must not flicker in a live timeline) unless that character is
+deleted or the track is marked "not this character". A track is one face that the tracker followed by its box;
+when another person takes that place without a detected cut (portraits cut on one backdrop and framing), the
+pipeline asks whether a new look is further than ``split_distance`` (0.45) from the track's mean and, if so,
+ends the track there (``IdentityStage.another_person``). When a track ends its mean joins its character's
+exemplars, so a character learns the looks it has in this programme. Pure: numbers in, decisions out; ids and
+names come from the caller's factories and storage is the caller's job (``CharacterBook.changes``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class IdentityThresholds:
     min_embeddings: int = 2
     near_distance: float = 0.50
     min_embeddings_near: int = 4
+    split_distance: float = 0.45
     max_exemplars: int = 32
 
 
@@ -175,6 +179,11 @@ class CharacterBook:
         character = self.characters.get(track.character_id)
         if character is not None:
             self._add_exemplar(character, track.mean())
+
+    def track_mean(self, track_id: int) -> np.ndarray | None:
+        """The mean of a live track's embeddings so far; None before its first."""
+        track = self._tracks.get(track_id)
+        return track.mean() if track is not None and track.embeddings else None
 
     def live_tracks(self) -> list[int]:
         return list(self._tracks)

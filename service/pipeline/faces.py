@@ -32,7 +32,7 @@ from service.pipeline.identity import IdentityStage, StreamIdentity
 from service.pipeline.records import FaceRecord, FrameRecord
 from service.vision.detection import Detection
 from service.vision.detector import FaceDetector
-from service.vision.shot_cuts import ShotCutDetector
+from service.vision.shot_cuts import ShotCutDetector, ncc
 from service.vision.tracker import IouTracker, iou_matrix
 from service.worker.timing import StageTimer
 
@@ -47,6 +47,7 @@ class StreamFaces:
     features: TrackFeatureCache | None  # per-track D′4 maps for the temporal head; None without one
     identity: StreamIdentity | None  # the stream's characters; None without an identity stage
     occlusion: dict[int, tuple[float, float]] = field(default_factory=dict)  # track -> (pts, score) last scored
+    crops: dict[int, np.ndarray] = field(default_factory=dict)  # track -> its aligned crop on its last frame
     last_pts: float | None = None  # the previous analysed frame's media time
     last_detection: float | None = None  # media time of the last full detection
 
@@ -80,6 +81,7 @@ class FacePipeline:
         identity: IdentityStage | None = None,
         occlusion: OcclusionScorer | None = None,
         detect_interval_s: float = 0.0,
+        jump_ncc: float = 0.5,
         track_iou: float,
         track_max_age_s: float,
         label_margin: float,
@@ -92,6 +94,7 @@ class FacePipeline:
         self.occlusion = occlusion
         self.timer = timer
         self.detect_interval_s = detect_interval_s
+        self.jump_ncc = jump_ncc
         self.load = 1.0  # >= 1: how far behind the worker is; stretches the detection interval
         self._track_iou, self._track_max_age_s = track_iou, track_max_age_s
         self._label_margin, self._label_hold_s = label_margin, label_hold_s
@@ -131,6 +134,7 @@ class FacePipeline:
                 self._score_occlusion(batch, inferred.levels, self._occlusion_due(batch, confirm=False))
         if self.identity is not None:  # after occlusion: a covered face is not embedded
             with self.timer.stage("identity", items=len(faces)):
+                self._continuity(batch, inferred.levels)
                 self.identity.run([(state.identity, record) for state, record in batch if state.identity])
         with self.timer.stage("temporal", items=len(faces)):
             if self.temporal:
@@ -193,8 +197,43 @@ class FacePipeline:
             state.identity.end_tracks(sorted(before - set(alive)))
         state.labels.keep_only(alive)
         state.occlusion = {track: scored for track, scored in state.occlusion.items() if track in alive}
+        state.crops = {track: crop for track, crop in state.crops.items() if track in alive}
         if state.features is not None:
             state.features.prune(alive)
+
+    def _continuity(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], levels: list) -> None:
+        """A face whose aligned look jumped since its track's last frame may be another person in the same place
+        (a cut the shot detector cannot see: portraits on one backdrop and framing), or the same person behind
+        a hand. Such faces are scored for occlusion now if they were not on this frame; identity then decides
+        on the visible ones, and another person's face goes on under a new track id, so no track, label or
+        name carries over to them."""
+        assert self.identity is not None
+        jumped: list[tuple[StreamFaces, FrameRecord, FaceRecord]] = []
+        unscored: list[int] = []
+        row = 0
+        for state, record in batch:
+            for face in record.faces:
+                assert face.crop is not None
+                previous = state.crops.get(face.track_id)
+                state.crops[face.track_id] = face.crop
+                if state.identity is not None and previous is not None and ncc(previous, face.crop) < self.jump_ncc:
+                    jumped.append((state, record, face))
+                    scored = state.occlusion.get(face.track_id)
+                    if self.occlusion is not None and (scored is None or scored[0] != record.frame.pts):
+                        unscored.append(row)
+                row += 1
+        if unscored:
+            self._score_occlusion(batch, levels, unscored)
+        for state, record, face in jumped:
+            assert state.identity is not None
+            embedding = self.identity.another_person(state.identity, record.frame.image, face)
+            if embedding is not None:
+                old, face.track_id = face.track_id, state.tracker.split(face.track_id)
+                state.identity.end_tracks([old])
+                self.identity.adopt(state.identity, record, face, embedding)
+                state.crops[face.track_id] = state.crops.pop(old)
+                if old in state.occlusion:
+                    state.occlusion[face.track_id] = state.occlusion.pop(old)
 
     def _occlusion_due(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], *, confirm: bool) -> list[int]:
         """Rows (faces in batch order) to score: those due on the schedule, or (``confirm``) those about to change

@@ -1,14 +1,15 @@
 """The identity stage: a few of each track's best faces are embedded, and the book names the track's character.
 
 Per track, the best usable face (``quality.assess``: size, sharpness, frontal pose) since the last embedding
-is kept as a 150 px chip. The first usable face is embedded at once, because broadcast shots are often a
-second or two long and every face event before the decision goes out unnamed. Until the track has a character
-the next embeddings follow after ``every_s``, doubling each time (at 0, 0.2, 0.6, 1.4 s …: quick evidence, and
-a long tail for a track that waits on a near miss or a tie); once it has one, every ``settled_every_s`` for
-the character's exemplars (an embedding costs ~75 ms of CPU, so a settled track is not embedded again within a
-short shot); at most ``max_per_track`` in all. Embeddings of all streams in a batch go through dlib in one
-call. Faces that never pass the gate leave their track unidentified, and faces flagged occluded are never
-embedded. Timed as stage ``identity``.
+is kept as a 150 px chip. A track that starts with a shot (at a cut, or on a stream's first frame) is embedded
+on its first usable face, because broadcast shots are often a second or two long and every face event before
+the decision goes out unnamed; a track that starts mid-shot (someone walks in, or a crowd face found again)
+first lives ``first_after_s``, so fleeting faces cost no embedding. Until the track has a character the next
+embeddings follow after ``every_s``, doubling each time (0.2, 0.4, 0.8 s …: quick evidence, and a long tail
+for a track that waits on a near miss or a tie); once it has one, every ``settled_every_s`` for the
+character's exemplars (an embedding costs ~75 ms of CPU); at most ``max_per_track`` in all. Embeddings of all
+streams in a batch go through dlib in one call. Faces that never pass the gate leave their track unidentified,
+and faces flagged occluded are never embedded. Timed as stage ``identity``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from service.identity.characters import (
 )
 from service.identity.embedder import FaceEmbedder
 from service.identity.quality import QualityGate, assess
-from service.pipeline.records import FrameRecord
+from service.pipeline.records import FaceRecord, FrameRecord
 
 _EPS = 1e-6  # media times are sums of frame steps: 1.4 - 0.4 must count as 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingSchedule:
-    first_after_s: float = 0.0
+    first_after_s: float = 0.4  # for tracks that start mid-shot
     every_s: float = 0.2
     settled_every_s: float = 10.0
     max_per_track: int = 6
@@ -44,6 +45,7 @@ class EmbeddingSchedule:
 @dataclass
 class _Sampling:
     started: float
+    with_shot: bool  # the track started with its shot: embedded at once
     last_embedded: float | None = None
     embedded: int = 0
     best_score: float = -1.0
@@ -75,6 +77,7 @@ class StreamIdentity:
     sampling: dict[int, _Sampling] = field(default_factory=dict)
     thumbnails: dict[str, np.ndarray] = field(default_factory=dict)  # character id -> chip, to be stored
     created: list[str] = field(default_factory=list)  # discovered character ids, to be stored
+    frames: int = 0  # analysed frames seen
 
     def restore(self, discovered: Sequence[GalleryEntry]) -> None:
         """Resumes with the characters the stream discovered before; new ones are numbered after them."""
@@ -110,8 +113,10 @@ class IdentityStage:
         due: list[tuple[StreamIdentity, FrameRecord, int, np.ndarray]] = []
         for state, record in batch:
             pts = record.frame.pts
+            with_shot = record.cut or state.frames == 0
+            state.frames += 1
             for face in record.faces:
-                sampling = state.sampling.setdefault(face.track_id, _Sampling(started=pts))
+                sampling = state.sampling.setdefault(face.track_id, _Sampling(started=pts, with_shot=with_shot))
                 if sampling.embedded >= self.schedule.max_per_track or face.occluded:
                     continue  # enough embeddings; or a covered face, whose embedding would be the hand's
                 quality = assess(record.frame.image, face.detection, self.gate)
@@ -133,9 +138,30 @@ class IdentityStage:
                 if character is not None:
                     face.character_id, face.character = character.character_id, character.label
 
+    def another_person(self, state: StreamIdentity, image: np.ndarray, face: FaceRecord) -> np.ndarray | None:
+        """The embedding of ``face`` (whose look jumped since the last frame) when it is someone other than its
+        track so far: an identifiable, uncovered face further than ``split_distance`` from the track's mean.
+        The same person's new look joins the track's embeddings instead, and None is returned."""
+        mean = state.book.track_mean(face.track_id)
+        if mean is None or face.occluded or not assess(image, face.detection, self.gate).usable:
+            return None
+        embedding = self.embedder.embed([self.embedder.chip(image, face.detection.box)])[0]
+        if float(np.linalg.norm(embedding - mean)) > self.thresholds.split_distance:
+            return embedding
+        state.book.add_embedding(face.track_id, embedding)
+        return None
+
+    def adopt(self, state: StreamIdentity, record: FrameRecord, face: FaceRecord, embedding: np.ndarray) -> None:
+        """Starts the new track of a split with the embedding that told the two people apart."""
+        pts = record.frame.pts
+        state.sampling[face.track_id] = _Sampling(started=pts, with_shot=True, last_embedded=pts, embedded=1)
+        assignment = state.book.add_embedding(face.track_id, embedding)
+        if assignment is not None:
+            self._note(state, record, assignment, self.embedder.chip(record.frame.image, face.detection.box))
+
     def _is_due(self, state: StreamIdentity, track_id: int, sampling: _Sampling, pts: float) -> bool:
         if sampling.last_embedded is None:
-            return pts - sampling.started >= self.schedule.first_after_s - _EPS
+            return sampling.with_shot or pts - sampling.started >= self.schedule.first_after_s - _EPS
         if state.book.character_of(track_id) is not None:
             every = self.schedule.settled_every_s
         else:

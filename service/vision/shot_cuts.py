@@ -145,11 +145,12 @@ def _best_alignment_ncc(before: np.ndarray, after: np.ndarray) -> float:
         inside = mask > 0.99
         if inside.sum() < 0.25 * inside.size:
             continue
-        best = max(best, _ncc(moved[inside], after[inside]))
+        best = max(best, ncc(moved[inside], after[inside]))
     return best
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation of two arrays of one shape: 1 alike, 0 unrelated, whatever the exposure."""
+    a, b = a.astype(np.float32) - a.mean(), b.astype(np.float32) - b.mean()
     denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0

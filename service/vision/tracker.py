@@ -48,6 +48,15 @@ class IouTracker:
         """Ends every track (a shot cut): the next boxes start new tracks, ids keep counting up."""
         self.tracks = []
 
+    def split(self, track_id: int) -> int:
+        """The live track ``track_id`` goes on under a new id (another person took its place); returns the id."""
+        for track in self.tracks:
+            if track.track_id == track_id:
+                track.track_id, track.hits = self._next_id, 1
+                self._next_id += 1
+                return track.track_id
+        raise KeyError(track_id)
+
     def update(self, boxes: np.ndarray, pts: float) -> list[int]:
         """Returns one track id per box (same order), after ageing out stale tracks."""
         self.tracks = [t for t in self.tracks if pts - t.last_seen <= self.max_age_s and pts >= t.last_seen]

@@ -70,6 +70,7 @@ def test_a_covered_face_is_flagged_its_label_held_and_an_alert_under_the_hand_su
     assert sum(f["occluded"] for f in under) >= 0.8 * len(under), [round(f["occlusion"], 2) for f in under]
     assert sum(f["occluded"] for f in clear) <= 0.1 * len(clear), [round(f["occlusion"], 2) for f in clear]
     assert len({f["label"] for f in under}) == 1  # no label change while the face is covered
+    assert {f["track_id"] for f in faces} == {faces[0]["track_id"]}  # the hand is not another person
     assert not any(m["type"] == "frame" and m["cut"] for m in messages)  # the hand is not a shot cut
     alerts = [m for m in messages if m["type"] == "alert"]
     suppressed, *later = alerts

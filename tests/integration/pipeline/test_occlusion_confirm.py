@@ -54,3 +54,4 @@ def test_a_label_about_to_change_under_a_hand_is_scored_first_and_held(covered_c
     assert any(f["frame_label"] != "happy" for f in under)  # the hand turns the per-frame reading
     assert {f["label"] for f in under} == {"happy"}  # but not the label: it was scored covered first
     assert sum(f["occluded"] for f in under) >= 0.8 * len(under)
+    assert {f["track_id"] for f in faces} == {1}  # the hand is not another person: one track throughout

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from service.vision.tracker import IouTracker, iou_matrix
 
@@ -36,3 +37,14 @@ def test_one_detection_cannot_take_two_tracks():
     tracker.update(np.array([[0, 0, 100, 100], [50, 0, 150, 100]]), 0.0)
     assert tracker.update(np.array([[25, 0, 125, 100]]), 0.1) in ([1], [2])
     assert len({t.track_id for t in tracker.tracks}) == 2
+
+
+def test_a_split_track_goes_on_under_a_new_id_and_the_old_id_never_returns():
+    tracker = IouTracker(iou_threshold=0.3)
+    box = np.array([[10, 10, 60, 60]])
+    assert tracker.update(box, 0.0) == [1]
+    assert tracker.split(1) == 2  # another person took the place
+    assert tracker.update(box, 0.1) == [2] and tracker.update(box + 2, 0.2) == [2]
+    assert tracker.update(np.array([[200, 10, 250, 60]]), 0.3) == [3]  # ids keep counting up
+    with pytest.raises(KeyError):
+        tracker.split(1)
