@@ -51,9 +51,14 @@ class StreamFaces:
     last_pts: float | None = None  # the previous analysed frame's media time
     last_detection: float | None = None  # media time of the last full detection
 
-    def following(self) -> list[np.ndarray]:
-        """Boxes of the faces on the previous analysed frame: what ``refine`` follows."""
-        return [track.box for track in self.tracker.tracks if track.last_seen == self.last_pts]
+    def following(self) -> tuple[list[np.ndarray], int]:
+        """Boxes ``refine`` looks at, and how many lead the list: the faces of the previous analysed frame
+        (losing one of them calls a full detection), then faces lost since, at their last place, until their
+        track ages out: a face behind a hand or a passing object is found again the moment it shows, under
+        its own track, without waiting for the next full detection."""
+        recent = [track.box for track in self.tracker.tracks if track.last_seen == self.last_pts]
+        lost = [track.box for track in self.tracker.tracks if track.last_seen != self.last_pts]
+        return recent + lost, len(recent)
 
     def detection_due(self, pts: float, cut: bool, interval_s: float) -> bool:
         if cut or self.last_detection is None or pts < self.last_detection:
@@ -155,13 +160,16 @@ class FacePipeline:
         for state, record in batch:
             if state.detection_due(record.frame.pts, record.cut, interval):
                 due.append((state, record))
-            elif previous := state.following():
-                follow.append((state, record, previous))
+            else:
+                boxes, recent = state.following()
+                if boxes:
+                    follow.append((state, record, boxes, recent))
         if follow:
-            with self.timer.stage("refine", items=sum(len(previous) for *_, previous in follow)):
-                found = self.detector.refine([record.frame.image for _, record, _ in follow], [p for *_, p in follow])
-            for (state, record, _), detections in zip(follow, found, strict=True):
-                lost = any(detection is None for detection in detections)
+            with self.timer.stage("refine", items=sum(len(boxes) for _, _, boxes, _ in follow)):
+                images = [record.frame.image for _, record, *_ in follow]
+                found = self.detector.refine(images, [boxes for *_, boxes, _ in follow])
+            for (state, record, _, recent), detections in zip(follow, found, strict=True):
+                lost = any(detection is None for detection in detections[:recent])
                 if lost and record.frame.pts - (state.last_detection or 0.0) >= interval / 4 - 1e-6:
                     due.append((state, record))  # a face was lost: look at the whole frame again
                 else:  # (in a crowd faces are lost all the time: at most one such look per quarter interval)

@@ -50,3 +50,23 @@ def test_a_lost_face_is_looked_for_at_once_and_then_at_the_next_interval():
     assert faces_per_frame[:10] == [1] * 10 and sum(faces_per_frame[10:]) == 0
     # detections: at 0 s and when the face is lost at 1.0 s; the next is due at 3.0 s, after the clip
     assert timer.stages["detect"].items == 2
+
+
+def test_a_face_hidden_for_a_while_is_found_again_at_once_under_its_own_track():
+    """Painted out from 1.0 s to 1.8 s (shorter than a track's maximum age): O-net keeps looking at its last
+    place on every frame, so the face is back on the first frame it shows, as track 1, although the next
+    full detection is not due until 5.0 s."""
+    settings = Settings(detect_interval_s=4.0, identity=False, saliency_model="", device="cpu")
+    timer = StageTimer()
+    pipeline = build_pipeline(settings, timer)
+    state = new_stream_state(settings, pipeline, "hidden")
+    spec = parse_source(str(DATA / "single_face.mp4"), SourcePolicy.operator())
+    tracks_per_frame = []
+    for frame in VideoSource(spec, source_options(settings, 10.0), threading.Event()).frames():
+        if 1.0 <= frame.pts < 1.8:
+            frame.image[40:330, 170:420] = frame.image[5:10, 5:10].mean(axis=(0, 1))
+        messages = analyse(pipeline, [(state, frame)])[0].messages
+        tracks_per_frame.append([m.body.split('"track_id":')[1].split(",")[0] for m in messages if m.type == "face"])
+    assert tracks_per_frame[:10] == [["1"]] * 10 and tracks_per_frame[10:18] == [[]] * 8
+    assert tracks_per_frame[18:] == [["1"]] * 6  # back at 1.8 s, the same track
+    assert timer.stages["detect"].items == 2  # at 0 s, and once when the face was lost at 1.0 s

@@ -25,12 +25,13 @@ def test_a_detection_is_due_first_on_a_cut_after_the_interval_and_when_time_goes
     assert state.detection_due(1.0, cut=False, interval_s=1.0)  # a source restarted
 
 
-def test_only_faces_on_the_previous_frame_are_followed():
+def test_faces_of_the_previous_frame_are_followed_first_then_lost_ones_at_their_last_place():
     state = faces()
     state.tracker.update(np.array([[0, 0, 10, 10], [50, 50, 60, 60]]), 0.0)
     state.tracker.update(np.array([[1, 0, 11, 10]]), 0.2)
     state.last_pts = 0.2
-    assert [box.tolist() for box in state.following()] == [[1, 0, 11, 10]]
+    boxes, recent = state.following()
+    assert [box.tolist() for box in boxes] == [[1, 0, 11, 10], [50, 50, 60, 60]] and recent == 1
 
 
 def test_followed_faces_that_converged_are_one_face():
