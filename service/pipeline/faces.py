@@ -214,7 +214,7 @@ class FacePipeline:
         (a cut the shot detector cannot see: portraits on one backdrop and framing), or the same person behind
         a hand. Such faces are scored for occlusion now if they were not on this frame; identity then decides
         on the visible ones, and another person's face goes on under a new track id, so no track, label or
-        name carries over to them."""
+        name carries over to them. A frame on which every face became someone else is marked as a cut."""
         assert self.identity is not None
         jumped: list[tuple[StreamFaces, FrameRecord, FaceRecord]] = []
         unscored: list[int] = []
@@ -232,6 +232,7 @@ class FacePipeline:
                 row += 1
         if unscored:
             self._score_occlusion(batch, levels, unscored)
+        split: dict[int, int] = defaultdict(int)  # id(record) -> faces split on it
         for state, record, face in jumped:
             assert state.identity is not None
             embedding = self.identity.another_person(state.identity, record.frame.image, face)
@@ -242,6 +243,10 @@ class FacePipeline:
                 state.crops[face.track_id] = state.crops.pop(old)
                 if old in state.occlusion:
                     state.occlusion[face.track_id] = state.occlusion.pop(old)
+                split[id(record)] += 1
+        for _, record in batch:  # everyone on screen is someone else: a cut the frame comparison missed
+            if split[id(record)] == len(record.faces) > 0:
+                record.cut = True
 
     def _occlusion_due(self, batch: Sequence[tuple[StreamFaces, FrameRecord]], *, confirm: bool) -> list[int]:
         """Rows (faces in batch order) to score: those due on the schedule, or (``confirm``) those about to change

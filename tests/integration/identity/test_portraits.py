@@ -38,19 +38,21 @@ def series(pipeline, tmp_path_factory) -> str:
     return str(path)
 
 
-def faces_of(pipeline, path: str, gallery: list[GalleryEntry]) -> list[tuple[str, dict]]:
-    """(who, face message) for every face, by the still it falls in."""
+def faces_of(pipeline, path: str, gallery: list[GalleryEntry]) -> tuple[list[tuple[str, dict]], list[float]]:
+    """(who, face message) for every face, by the still it falls in; and the media times of the cuts."""
     settings = Settings(device="cpu")
     state = new_stream_state(settings, pipeline, "portraits")
     state.faces.identity.book.set_gallery(gallery)
     source = VideoSource(parse_source(path, SourcePolicy.operator()), source_options(settings, 5.0), threading.Event())
     messages = [m for frame in source.frames() for m in analyse(pipeline, [(state, frame)])[0].messages]
     faces = [json.loads(m.body) for m in messages if m.type == "face"]
-    return [(SERIES[min(int(f["pts"] / SECONDS + 1e-6), len(SERIES) - 1)][0], f) for f in faces]
+    cuts = [json.loads(m.body)["pts"] for m in messages if m.type == "frame" and json.loads(m.body)["cut"]]
+    return [(SERIES[min(int(f["pts"] / SECONDS + 1e-6), len(SERIES) - 1)][0], f) for f in faces], cuts
 
 
 def test_each_portrait_is_its_own_track_and_each_person_one_character(pipeline, series):
-    faces = faces_of(pipeline, series, [])
+    faces, cuts = faces_of(pipeline, series, [])
+    assert cuts == [pytest.approx(k * SECONDS) for k in range(1, len(SERIES))]  # everyone on screen changed
     for k in range(len(SERIES)):
         tracks = {f["track_id"] for _, f in faces if k * SECONDS <= f["pts"] < (k + 1) * SECONDS}
         assert len(tracks) == 1, (k, tracks)
@@ -65,7 +67,7 @@ def test_an_enrolled_host_never_names_the_guest_who_takes_their_place(pipeline, 
     ok, png = cv2.imencode(".png", cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
     found = embed_images([png.tobytes()], pipeline.detector, pipeline.identity.embedder, pipeline.identity.gate)
     gallery = [GalleryEntry("ch_00000000h057", "The Host", (np.asarray(found[0]["embedding"], np.float32),))]
-    faces = faces_of(pipeline, series, gallery)
+    faces, _ = faces_of(pipeline, series, gallery)
     assert not any(f["character"] == "The Host" for who, f in faces if who == "guest")
     hosts = [f for who, f in faces if who == "host"]
     assert sum(f["character"] == "The Host" for f in hosts) >= 0.9 * len(hosts)
