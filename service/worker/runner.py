@@ -153,11 +153,13 @@ class Worker:
         dropped = sum(job.queue.dropped for job in self.jobs.values())
         median = float(np.median(self._second)) if self._second else None
         was_behind = self.governor.behind
-        self.governor.update(median, max(0, dropped - self._dropped))
+        new_drops = max(0, dropped - self._dropped)
+        self.governor.update(median, new_drops)
         if self.governor.behind != was_behind:
             if self.governor.behind:
-                log.warning("worker %s is behind (decode-to-publish %s ms): detecting less often, then analysing "
-                            "fewer frames of its live streams", self.worker_id, median)  # fmt: skip
+                why = f"{new_drops} frames dropped" if new_drops else f"decode-to-publish median {median:.0f} ms"
+                log.warning("worker %s is behind (%s in the last second): detecting less often, then analysing "
+                            "fewer frames of its live streams", self.worker_id, why)  # fmt: skip
             else:
                 log.info("worker %s caught up: every live stream at its requested rate again", self.worker_id)
         self._second, self._dropped = [], dropped
