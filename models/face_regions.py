@@ -18,7 +18,10 @@ import numpy as np
 
 # left eye, right eye, nose, left mouth corner, right mouth corner; (x, y) as fractions of the crop side
 FER_TEMPLATE = np.array([[0.3077, 0.4052], [0.6854, 0.3984], [0.4972, 0.6190], [0.3350, 0.8037], [0.6570, 0.8029]])
-# the face box around the template, as fractions of the crop side (the median MTCNN box of the same faces)
+# the face region the occlusion score expects, as fractions of the crop side: an ellipse in this box. The
+# median MTCNN box of the same training faces is [0.08, -0.02, 0.89, 1.06] (scripts/fer_template.py); its top
+# eighth is forehead and hair, which a fringe or a hat covers without hiding an expression, so the region
+# starts at 0.12, above the brows (eyes at 0.40); the decoder was fitted and calibrated on this region.
 TEMPLATE_BOX = np.array([0.10, 0.12, 0.90, 1.00])
 
 

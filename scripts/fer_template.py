@@ -2,8 +2,9 @@
 
 The emotion model learns on FER2013 crops, so live faces are aligned to where MTCNN finds the eyes, nose
 and mouth corners on those crops: their median position (in units of the crop side) over a sample of
-training faces. Prints the template and the median face box that ``models/face_regions.py`` holds as
-``FER_TEMPLATE`` and ``TEMPLATE_BOX``.
+training faces. Prints the template that ``models/face_regions.py`` holds as ``FER_TEMPLATE`` and the median
+MTCNN face box of the same faces, from which that module's ``TEMPLATE_BOX`` (the occlusion score's face
+region) drops the forehead.
 
     python scripts/fer_template.py --data ../shared/data/fer2013_trainval.npz --samples 400
 """
@@ -50,7 +51,7 @@ def main() -> None:
     print(f"faces used: {len(stacked)} of {len(picked)}")
     print("spread (IQR, crop units):", np.round(np.subtract(*np.percentile(stacked, [75, 25], axis=0)), 4).tolist())
     print("FER_TEMPLATE =", np.round(template, 4).tolist())
-    print("TEMPLATE_BOX =", np.round(np.median(np.stack(boxes), axis=0), 4).tolist())
+    print("median MTCNN box =", np.round(np.median(np.stack(boxes), axis=0), 4).tolist())
 
 
 if __name__ == "__main__":
