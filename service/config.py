@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     identity: bool = Field(True, description="embed faces and group tracks into characters (dlib descriptor)")
     identity_match_distance: float = Field(0.36, gt=0, description="a track joins a discovered character closer")
     identity_gallery_distance: float = Field(0.5, gt=0, description="a track takes an enrolled name closer than this")
+    identity_first_look_gallery_distance: float = Field(
+        0.42, gt=0, description="...and from a single embedding, only closer than this"
+    )
     identity_margin: float = Field(0.03, ge=0, description="the best character must beat the next by this much")
     identity_min_embeddings: int = Field(2, ge=1, description="embeddings a track needs to found a new character")
     identity_near_distance: float = Field(0.5, gt=0, description="a character this close makes a new one a near miss")

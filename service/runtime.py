@@ -47,6 +47,7 @@ def build_identity(settings: Settings) -> IdentityStage | None:
     thresholds = IdentityThresholds(
         match_distance=settings.identity_match_distance,
         gallery_distance=settings.identity_gallery_distance,
+        first_look_gallery_distance=settings.identity_first_look_gallery_distance,
         margin=settings.identity_margin,
         min_embeddings=settings.identity_min_embeddings,
         near_distance=settings.identity_near_distance,

@@ -6,7 +6,10 @@ exemplars (the mean distance to its 3 nearest exemplars, so one odd exemplar nei
 match) and decides:
 
 - **gallery match**: an enrolled character within ``gallery_distance`` (0.50; dlib's descriptor puts one
-  person across broadcast shots at 0.31–0.57 from a still, strangers at 0.69–0.82);
+  person across broadcast shots at 0.31–0.57 from a still, strangers at 0.69–0.82), or within
+  ``first_look_gallery_distance`` (0.42) while the track has one embedding: a track is embedded on its first
+  usable face, and one look of a similar-looking stranger can fall under 0.50 where the mean of a few does
+  not (a false name is worse than a name that comes 0.2 s later);
 - **discovered match**: a character found earlier in this stream within ``match_distance`` (0.36; on stills
   of ten similar-looking people one person sat at a median 0.26, different people at a median 0.47 and a
   5th percentile of 0.38, so a stricter bound keeps characters pure at the price of sometimes splitting one
@@ -47,6 +50,7 @@ def new_character_id() -> str:
 class IdentityThresholds:
     match_distance: float = 0.36
     gallery_distance: float = 0.50
+    first_look_gallery_distance: float = 0.42
     margin: float = 0.03
     min_embeddings: int = 2
     near_distance: float = 0.50
@@ -206,6 +210,8 @@ class CharacterBook:
             best_id, best = ranked[0]
             character = self.characters[best_id]
             limit = t.gallery_distance if character.named else t.match_distance
+            if character.named and len(track.embeddings) == 1:
+                limit = min(limit, t.first_look_gallery_distance)
             if best < limit:
                 runner_up = ranked[1][1] if len(ranked) > 1 else float("inf")
                 if runner_up - best < t.margin:

@@ -61,6 +61,18 @@ def test_an_enrolled_person_is_named_from_one_face_and_a_stranger_never_is(book)
         assert book.character_of(track).label != "Alice"
 
 
+def test_a_borderline_first_look_waits_for_a_second_before_it_takes_an_enrolled_name(book):
+    host = person(1)
+    book.set_gallery([GalleryEntry("ch_000000000a11", "Alice", (host,))])
+    offset = np.random.default_rng(3).normal(0, 1, 128).astype(np.float32)
+    offset /= np.linalg.norm(offset)
+    assert book.add_embedding(1, host + 0.46 * offset) is None  # one look at 0.46: not yet
+    named = book.add_embedding(1, host + 0.40 * offset)  # the mean of two looks, 0.43: under 0.50
+    assert named is not None and named.character.label == "Alice"
+    close = book.add_embedding(2, host + 0.30 * offset)  # one look at 0.30: at once
+    assert close is not None and close.character.label == "Alice"
+
+
 def test_a_near_miss_needs_more_looks_before_it_founds_a_character(book):
     """First looks after a cut can miss their own character by a little: the track waits, and joins it once
     its mean comes close; a stranger far from everyone is founded on the usual two looks."""
