@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import uvloop
 import websockets
 
 from service.bus.connection import connect
@@ -136,7 +137,7 @@ def run_bench_live(settings: Settings, subscribers: int, seconds: float, fps: fl
             time.sleep(0.2)
         time.sleep(2.0)  # past the first frames' model warm-up
         baseline = _rate(base, stream_id, seconds)
-        loaded = asyncio.run(
+        loaded = uvloop.run(  # the clients stand for subscribers on other machines: keep their share of the CPU small
             _with_subscribers(f"{ws_base}/ws/streams/{stream_id}", subscribers, base, stream_id, seconds)
         )
     finally:

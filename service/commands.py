@@ -27,7 +27,12 @@ DEMO_PROGRAMME = DATA / "demo_programme.mp4"  # a host and a guest, cut together
 
 def serve(settings: Settings, host: str, port: int) -> None:
     target = connect(settings)
-    uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level=settings.log_level.lower())
+    app = create_app(settings, target.url)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), **_server_options(settings))
+
+
+def _server_options(settings: Settings) -> dict:
+    return {"ws_per_message_deflate": settings.ws_compression}
 
 
 def worker(settings: Settings, stop: threading.Event) -> None:
@@ -80,7 +85,8 @@ def demo(settings: Settings, host: str, port: int, clip: str | None) -> None:
         flush=True,
     )
     try:
-        uvicorn.run(create_app(settings, target.url), host=host, port=port, log_level="warning")
+        app = create_app(settings, target.url)
+        uvicorn.run(app, host=host, port=port, log_level="warning", **_server_options(settings))
     finally:
         stop.set()
         thread.join(timeout=10)
