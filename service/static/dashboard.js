@@ -77,7 +77,8 @@ async function refreshStreams(select) {
 
 function watch(id) {
   if (state.socket) { const old = state.socket; state.socket = null; old.close(); }
-  Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [], rules: [], timelineOf: "" });
+  Object.assign(state, { stream: id, lastId: null, retry: 1000, ticks: [], alerts: [], rules: [], timelineOf: "",
+    heatmapsHaveFaces: false }); // a new stream's heatmaps are drawn again with its first faces, not 10 s later
   state.faces.clear();
   state.frames.clear();
   state.characters.clear();
@@ -131,7 +132,11 @@ function handle(m) {
     case "face": onFace(m); break;
     case "stats":
       if (m.character_id != null) { addCharacterTick(m.character_id, m); drawCharacters(); if (state.timelineOf) drawTimeline(); }
-      else if (m.track_id == null) { addTick(m); drawStats(); }
+      else if (m.track_id == null) {
+        addTick(m);
+        drawStats();
+        if (!state.heatmapsHaveFaces && m.face_frames > 0) { state.heatmapsHaveFaces = true; refreshHeatmaps(); }
+      }
       break;
     case "alert": state.alerts.push(m); if (state.alerts.length > 100) state.alerts.shift(); drawAlerts(); break;
     case "character": onCharacter(m); break;
@@ -434,9 +439,26 @@ function refreshHeatmaps() {
   if (!state.stream) return;
   const stamp = Date.now(), id = encodeURIComponent(state.stream);
   const who = state.timelineOf ? `&character=${encodeURIComponent(state.timelineOf)}` : ""; // as the timeline
-  $("spatial").src = `/streams/${id}/heatmap?kind=spatial&window=60${who}&t=${stamp}`;
-  $("temporal").src = `/streams/${id}/heatmap?kind=temporal${who}&t=${stamp}`;
-  $("saliency").src = `/streams/${id}/heatmap?kind=saliency&window=60${who}&t=${stamp}`;
+  swapImage("spatial", `/streams/${id}/heatmap?kind=spatial&window=60${who}&t=${stamp}`);
+  swapImage("temporal", `/streams/${id}/heatmap?kind=temporal${who}&t=${stamp}`);
+  swapImage("saliency", `/streams/${id}/heatmap?kind=saliency&window=60${who}&t=${stamp}`);
+}
+
+const latestImage = new Map(); // image id -> the URL asked for last
+
+/** Loads ``url`` off screen and only then puts it in place of the image ``id``: no blank while it renders,
+ * and an older request that finishes late (another person was chosen meanwhile) is dropped. */
+function swapImage(id, url) {
+  latestImage.set(id, url);
+  const next = new Image();
+  next.onload = () => {
+    if (latestImage.get(id) !== url) return;
+    const current = $(id);
+    next.id = id;
+    next.alt = current.alt;
+    current.replaceWith(next);
+  };
+  next.src = url;
 }
 
 // ---- actions -------------------------------------------------------------------------------------------------

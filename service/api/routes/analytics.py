@@ -29,7 +29,16 @@ from service.analytics import (
     render_temporal_png,
     unique_rule_names,
 )
-from service.api.deps import HistoryDep, KeyframesDep, MutationDep, RegistryDep, SettingsDep, StreamDep
+from service.api.deps import (
+    GalleryDep,
+    HistoryDep,
+    KeyframesDep,
+    MutationDep,
+    RegistryDep,
+    SettingsDep,
+    StreamDep,
+)
+from service.bus.gallery import GalleryStore
 from service.bus.history import History
 from service.bus.keyframes import KeyframeStore
 from service.schemas import (
@@ -172,6 +181,7 @@ async def get_heatmap(
     info: StreamDep,
     history: HistoryDep,
     keyframes: KeyframesDep,
+    gallery: GalleryDep,
     kind: Annotated[
         Literal["spatial", "temporal", "saliency"],
         Query(description="where on screen, when, or where on the face the model sees the face"),
@@ -196,7 +206,9 @@ async def get_heatmap(
     if track is not None and character is not None:
         raise HTTPException(status_code=422, detail="ask for one track or one character, not both")
     target = _HeatmapTarget(track, character)
-    return await run_in_threadpool(_heatmap, info, history, keyframes, kind, format, target, window, polarity, bin_s)
+    return await run_in_threadpool(
+        _heatmap, info, history, keyframes, gallery, kind, format, target, window, polarity, bin_s
+    )
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,7 @@ def _heatmap(
     info: StreamInfo,
     history: History,
     keyframes: KeyframeStore,
+    gallery: GalleryStore,
     kind: str,
     format: str,
     target: _HeatmapTarget,
@@ -223,7 +236,9 @@ def _heatmap(
     if target.character is not None:
         tracks = wire.character_tracks(messages).get(target.character, set())
         frames = [frame.only(tracks) for frame in frames]
-        title += f", {wire.character_names(messages).get(target.character, target.character)}"
+        stored = gallery.get(target.character)  # the gallery's name first: a rename shows at once
+        name = stored.name if stored is not None and stored.name else None
+        title += f", {name or wire.character_names(messages).get(target.character, target.character)}"
     elif track is not None:
         title += f", face track {track}"
     heatmap: SpatialHeatmap | TemporalHeatmap | SaliencyHeatmap
