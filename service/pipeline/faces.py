@@ -235,11 +235,11 @@ class FacePipeline:
         split: dict[int, int] = defaultdict(int)  # id(record) -> faces split on it
         for state, record, face in jumped:
             assert state.identity is not None
-            embedding = self.identity.another_person(state.identity, record.frame.image, face)
-            if embedding is not None:
+            other = self.identity.another_person(state.identity, record, face)
+            if other is not None:
                 old, face.track_id = face.track_id, state.tracker.split(face.track_id)
                 state.identity.end_tracks([old])
-                self.identity.adopt(state.identity, record, face, embedding)
+                self.identity.adopt(state.identity, record, face.track_id, *other)
                 state.crops[face.track_id] = state.crops.pop(old)
                 if old in state.occlusion:
                     state.occlusion[face.track_id] = state.occlusion.pop(old)

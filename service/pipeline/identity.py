@@ -129,35 +129,49 @@ class IdentityStage:
                     sampling.best_score, sampling.best_chip = -1.0, None
         embeddings = self.embedder.embed([chip for *_, chip in due])
         for (state, record, track_id, chip), embedding in zip(due, embeddings, strict=True):
-            assignment = state.book.add_embedding(track_id, embedding)
-            if assignment is not None:
-                self._note(state, record, assignment, chip)
+            self._add(state, record, track_id, embedding, chip)
         for state, record in batch:
             for face in record.faces:
                 character = state.book.character_of(face.track_id)
                 if character is not None:
                     face.character_id, face.character = character.character_id, character.label
 
-    def another_person(self, state: StreamIdentity, image: np.ndarray, face: FaceRecord) -> np.ndarray | None:
-        """The embedding of ``face`` (whose look jumped since the last frame) when it is someone other than its
-        track so far: an identifiable, uncovered face further than ``split_distance`` from the track's mean.
-        The same person's new look joins the track's embeddings instead, and None is returned."""
+    def another_person(
+        self, state: StreamIdentity, record: FrameRecord, face: FaceRecord
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(embedding, chip) of ``face`` (whose look jumped since the last frame) when it is someone other than
+        its track so far: an identifiable, uncovered face further than ``split_distance`` from the track's
+        mean. The same person's new look counts as one of the track's embeddings instead, and None is
+        returned."""
         mean = state.book.track_mean(face.track_id)
+        image = record.frame.image
         if mean is None or face.occluded or not assess(image, face.detection, self.gate).usable:
             return None
-        embedding = self.embedder.embed([self.embedder.chip(image, face.detection.box)])[0]
+        chip = self.embedder.chip(image, face.detection.box)
+        embedding = self.embedder.embed([chip])[0]
         if float(np.linalg.norm(embedding - mean)) > self.thresholds.split_distance:
-            return embedding
-        state.book.add_embedding(face.track_id, embedding)
+            return embedding, chip
+        sampling = state.sampling.get(face.track_id)
+        if sampling is not None:
+            sampling.last_embedded, sampling.embedded = record.frame.pts, sampling.embedded + 1
+        self._add(state, record, face.track_id, embedding, chip)
         return None
 
-    def adopt(self, state: StreamIdentity, record: FrameRecord, face: FaceRecord, embedding: np.ndarray) -> None:
+    def adopt(
+        self, state: StreamIdentity, record: FrameRecord, track_id: int, embedding: np.ndarray, chip: np.ndarray
+    ) -> None:
         """Starts the new track of a split with the embedding that told the two people apart."""
         pts = record.frame.pts
-        state.sampling[face.track_id] = _Sampling(started=pts, with_shot=True, last_embedded=pts, embedded=1)
-        assignment = state.book.add_embedding(face.track_id, embedding)
+        state.sampling[track_id] = _Sampling(started=pts, with_shot=True, last_embedded=pts, embedded=1)
+        self._add(state, record, track_id, embedding, chip)
+
+    def _add(
+        self, state: StreamIdentity, record: FrameRecord, track_id: int, embedding: np.ndarray, chip: np.ndarray
+    ) -> None:
+        """One embedding of a track into the book; a decision it brings is noted on the frame's record."""
+        assignment = state.book.add_embedding(track_id, embedding)
         if assignment is not None:
-            self._note(state, record, assignment, self.embedder.chip(record.frame.image, face.detection.box))
+            self._note(state, record, assignment, chip)
 
     def _is_due(self, state: StreamIdentity, track_id: int, sampling: _Sampling, pts: float) -> bool:
         if sampling.last_embedded is None:
