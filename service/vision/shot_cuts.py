@@ -151,6 +151,7 @@ def _best_alignment_ncc(before: np.ndarray, after: np.ndarray) -> float:
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:
     """Normalised cross-correlation of two arrays of one shape: 1 alike, 0 unrelated, whatever the exposure."""
-    a, b = a.astype(np.float32) - a.mean(), b.astype(np.float32) - b.mean()
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)  # no copy for the cut check's float32 frames
+    a, b = a - a.mean(), b - b.mean()
     denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
