@@ -11,6 +11,13 @@ import threading
 from service.ingest.urls import InvalidSourceError
 
 
+def _positive(value: str) -> int:
+    number = int(value) if value.strip().isdigit() else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def _name_and_image(value: str) -> tuple[str, str]:
     name, sep, path = value.partition("=")
     if not sep or not name.strip() or not path:
@@ -37,10 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fps", type=float, default=10.0, help="analysis frames per media second")
     bench.add_argument("--repeat", type=int, default=3, help="passes over the clip, played as one looping stream")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
-    many = sub.add_parser("bench-streams", help="how many live 720p25 streams one worker holds (doubling N)")
-    many.add_argument("--start", type=int, default=2, help="streams in the first step")
-    many.add_argument("--max-streams", type=int, default=128, help="stop doubling here")
+    many = sub.add_parser("bench-streams", help="how many live 720p25 streams K workers on one device hold")
+    many.add_argument("--start", type=_positive, default=2, help="streams in the first step")
+    many.add_argument("--max-streams", type=_positive, default=128, help="stop doubling here")
     many.add_argument("--fps", type=float, default=5.0, help="analysed frames per second per stream")
+    many.add_argument("--workers", type=_positive, default=1, help="worker processes sharing the device (GPU host: 8)")
     many.add_argument("--seconds", type=float, default=15.0, help="measured window per step, after warm-up")
     many.add_argument("--max-latency-ms", type=float, default=1000.0, help="p95 latency a held step stays under")
     many.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -119,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
                 start=args.start,
                 max_streams=args.max_streams,
                 fps=args.fps,
+                workers=args.workers,
                 seconds=args.seconds,
                 max_latency_ms=args.max_latency_ms,
                 as_json=args.json,

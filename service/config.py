@@ -7,6 +7,7 @@ read when a process starts (``Settings()``), never at import time.
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -154,6 +155,24 @@ class Settings(BaseSettings):
         10.0, gt=1, description="a stream lease expires this long after its worker stops renewing"
     )
     poll_interval_s: float = Field(0.5, gt=0, description="how often an idle worker looks for unclaimed streams")
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment of a child process that reads them back (``bench-streams`` runs its
+        workers so): text as is, lists and maps as JSON; a field unset that has a default is passed empty."""
+        values = self.model_dump(mode="json")
+        env = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None and field.default is None:
+                continue
+            if isinstance(value, SecretStr):
+                text = value.get_secret_value()
+            elif value is None:
+                text = ""
+            else:
+                text = values[name] if isinstance(values[name], str) else json.dumps(values[name])
+            env[f"EMOTION_{name.upper()}"] = text
+        return env
 
     @field_validator("api_key", "temporal_model", "saliency_model", mode="before")
     @classmethod

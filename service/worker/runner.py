@@ -38,6 +38,7 @@ from service.worker.enrolment import serve_one as serve_enrolment
 from service.worker.governor import LoadGovernor
 from service.worker.jobs import StreamJob
 from service.worker.leases import LeaseKeeper
+from service.worker.timing import LatencyHistogram
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Worker:
         self.leases = LeaseKeeper(registry, self.worker_id, settings.lease_ttl_s, settings.max_streams_per_worker)
         self.jobs: dict[str, StreamJob] = {}
         self.latencies_ms: deque[float] = deque(maxlen=1000)  # decode -> published, recent frames
+        self.latency_histogram = LatencyHistogram()  # every frame since start: windows and workers add up
         self.governor = LoadGovernor(target_ms=settings.target_latency_ms)
         self._second: list[float] = []  # latencies of the frames analysed since the governor's last look
         self._dropped = 0  # frames dropped by every live queue, at the governor's last look
@@ -171,7 +173,16 @@ class Worker:
     def _poll(self) -> None:
         load = {"detect_interval_s": self.pipeline.detect_interval_s * self.governor.stretch,
                 "analysis_rate": self.governor.rate}  # fmt: skip
-        self.leases.heartbeat(self.jobs, self.pipeline.timer.summary(), latency_quantiles(self.latencies_ms), load)
+        classifier = self.pipeline.classifier
+        measures = {
+            "stages": self.pipeline.timer.summary(),
+            "latency_ms": latency_quantiles(self.latencies_ms),
+            "latency_histogram": self.latency_histogram.snapshot(),
+            "load": load,
+            "device": str(classifier.device),
+            "precision": classifier.precision,
+        }
+        self.leases.heartbeat(self.jobs, measures)
         for stream_id, job in list(self.jobs.items()):
             if not self.leases.renew(stream_id):
                 log.warning("lost lease of stream %s; dropping it", stream_id)
@@ -345,6 +356,8 @@ class Worker:
         now = time.monotonic()
         latencies = [(now - frame.decoded_at) * 1000 for _, frame in batch]
         self.latencies_ms.extend(latencies)
+        for ms in latencies:
+            self.latency_histogram.observe(ms)
         self._second.extend(ms for (job, _), ms in zip(batch, latencies, strict=True) if job.queue.live)
         for job, frame in batch:
             if frame.pts >= job.next_keyframe:

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -21,3 +23,25 @@ def test_bad_polarity_and_unknown_fields_are_refused():
         Settings(polarity_map={"happy": "great"})
     with pytest.raises(ValidationError):
         Settings(no_such_setting=1)
+
+
+def test_settings_pass_to_a_child_process_through_its_environment(monkeypatch, tmp_path):
+    settings = Settings(
+        redis_url="redis://example:6379/3",
+        api_key="k",
+        temporal_model=None,
+        device="cpu",
+        identity=False,
+        allow_local_files=True,
+        media_dirs=[tmp_path],
+        detect_thresholds=(0.5, 0.6, 0.7),
+        polarity_map={"happy": "positive", "sad": "negative"},
+        target_latency_ms=1e9,
+    )
+    env = settings.as_env()
+    assert "EMOTION_WORKER_ID" not in env and env["EMOTION_TEMPORAL_MODEL"] == ""
+    for name in [n for n in os.environ if n.startswith("EMOTION_") or n == "REDIS_URL"]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings

@@ -1,4 +1,5 @@
-"""``/metrics`` in the Prometheus text format: streams by status, per-stream counters, worker stage timings.
+"""``/metrics`` in the Prometheus text format: streams by status, per-stream counters, worker stage timings and
+latency histograms.
 
 Everything is read from Redis at scrape time (the registry and the workers' heartbeats), so any API replica
 reports the whole deployment.
@@ -11,7 +12,7 @@ from collections import Counter
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from service.api.deps import RegistryDep
 from service.bus.registry import StreamRegistry
@@ -55,6 +56,9 @@ class _DeploymentCollector:
         latency = GaugeMetricFamily(
             "se_worker_latency_ms", "Recent decode-to-publish latency of analysed frames", labels=["worker", "quantile"]
         )
+        histogram = HistogramMetricFamily(
+            "se_worker_latency_seconds", "Decode-to-publish latency of every analysed frame", labels=["worker"]
+        )
         load = GaugeMetricFamily(
             "se_worker_load",
             "How a worker copes: detect_interval_s now, and analysis_rate (1: every stream at its requested rate)",
@@ -66,10 +70,22 @@ class _DeploymentCollector:
                 load.add_metric([worker, measure], value)
             for quantile, value in info.get("latency_ms", {}).items():
                 latency.add_metric([worker, quantile], value)
+            if "latency_histogram" in info:
+                buckets, sum_s = _buckets(info["latency_histogram"])
+                histogram.add_metric([worker], buckets, sum_value=sum_s)
             for stage, stats in info.get("stages", {}).items():
                 seconds.add_metric([worker, stage], stats["total_ms"] / 1000)
                 items.add_metric([worker, stage], stats["items"])
-        yield from (held, seconds, items, latency, load)
+        yield from (held, seconds, items, latency, histogram, load)
+
+
+def _buckets(snapshot: dict) -> tuple[list[tuple[str, int]], float]:
+    """A heartbeat's per-bucket latency counts as Prometheus' cumulative ``le`` buckets, in seconds."""
+    buckets, total = [], 0
+    for bound, count in zip([*snapshot["bounds_ms"], None], snapshot["counts"], strict=True):
+        total += count
+        buckets.append(("+Inf" if bound is None else f"{bound / 1000:g}", total))
+    return buckets, snapshot["sum_ms"] / 1000
 
 
 @router.get("/metrics", response_class=Response)

@@ -13,6 +13,7 @@ from service.bus.registry import StreamRegistry
 from service.config import Settings
 from service.schemas import FaceEvent, StreamStatus
 from service.wire import encode, status_message
+from service.worker.timing import LatencyHistogram
 from tests.conftest import DATA, LOOPBACK
 
 pytestmark = pytest.mark.redis
@@ -158,16 +159,24 @@ def test_api_key_guards_mutations_and_websockets(redis_url, key_prefix):
             assert ws.receive_json()["status"] == "queued"
 
 
-def test_metrics_report_streams_and_worker_stages(api, settings, client):
+def test_metrics_report_streams_worker_stages_and_latency_histograms(api, settings, client):
     stream_id = api.post("/streams", json={"url": "rtmp://localhost/y"}).json()["id"]
     registry = StreamRegistry(client, Keys(settings.key_prefix))
     registry.update_progress(stream_id, {"frames_analysed": 42}, media_time=8.4)
-    registry.heartbeat("host-1", {"streams": [stream_id], "stages": {"detect": {"total_ms": 1500.0, "items": 30}}}, 5)
+    latency = LatencyHistogram()
+    for ms in (40.0, 90.0, 120.0, 7000.0, 20000.0):
+        latency.observe(ms)
+    stages = {"detect": {"total_ms": 1500.0, "items": 30}}
+    registry.heartbeat("host-1", {"streams": [stream_id], "stages": stages, "latency_histogram": latency.snapshot()}, 5)
     text = api.get("/metrics").text
     assert 'se_streams{status="queued"} 1.0' in text
     assert f'se_stream_frames_analysed_total{{stream="{stream_id}"}} 42.0' in text
     assert 'se_worker_stage_seconds_total{stage="detect",worker="host-1"} 1.5' in text
     assert "se_workers 1.0" in text
+    assert 'se_worker_latency_seconds_bucket{le="0.1",worker="host-1"} 2.0' in text
+    assert 'se_worker_latency_seconds_bucket{le="10",worker="host-1"} 4.0' in text
+    assert 'se_worker_latency_seconds_bucket{le="+Inf",worker="host-1"} 5.0' in text
+    assert 'se_worker_latency_seconds_sum{worker="host-1"} 27.25' in text
 
 
 def test_websocket_catches_a_client_that_falls_behind_up_from_history(redis_url, key_prefix, client):
