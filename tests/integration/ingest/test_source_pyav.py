@@ -142,3 +142,11 @@ def test_a_source_that_never_answers_fails_with_timeout_in_plain_words():
         with pytest.raises(SourceError, match="timeout: the source did not answer in time"):
             list(source.frames())
         assert time.monotonic() - began < 10
+
+
+def test_a_sparse_analysis_rate_decodes_no_unreferenced_frames_and_keeps_its_grid():
+    every, frames = frames_of("single_face.mp4", analysis_fps=10)  # every third frame: all decoded
+    sparse, sampled = frames_of("single_face.mp4", analysis_fps=5)  # every sixth: B-frames skipped
+    assert every.counters.decoded == 72 and sparse.counters.decoded < 60
+    assert len(sampled) == 12
+    assert all(abs(f.pts - 0.2 * i) <= 1 / 30 + 1e-6 for i, f in enumerate(sampled))
