@@ -85,7 +85,7 @@ def _decoder_ms_per_face(pipeline: FacePipeline, rounds: int = 20) -> float | No
 
 
 def _embedder_ms_per_face(embedder: FaceEmbedder, batch: int = 4, rounds: int = 3) -> float:
-    """The identity descriptor (dlib, CPU) on a batch of chips: what one embedding of a track costs."""
+    """The identity descriptor (dlib's ResNet in PyTorch) on a batch of chips: what one embedding of a track costs."""
     chips = [np.random.default_rng(i).integers(0, 255, (CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8) for i in range(batch)]
     embedder.embed(chips[:1])
     began = time.perf_counter()
@@ -197,7 +197,8 @@ def run_bench(settings: Settings, clip: str | None, fps: float, repeat: int, as_
             )
         if result["identity_ms_per_face"] is not None:
             print(
-                f"identity descriptor (dlib, CPU): {result['identity_ms_per_face']:.1f} ms per embedded face; "
+                f"identity descriptor (dlib's ResNet, PyTorch) at batch 4: {result['identity_ms_per_face']:.1f} ms per "
+                "embedded face; "
                 "each track is embedded a few times, not every frame (stage 'identity' above)"
             )
     return result

@@ -40,7 +40,7 @@ def quality_gate(settings: Settings) -> QualityGate:
     return QualityGate(settings.identity_min_face_px, settings.identity_min_sharpness, settings.identity_max_yaw)
 
 
-def build_identity(settings: Settings) -> IdentityStage | None:
+def build_identity(settings: Settings, device: torch.device) -> IdentityStage | None:
     """dlib's descriptor and the character book's thresholds; None when identity is switched off."""
     if not settings.identity:
         return None
@@ -54,7 +54,7 @@ def build_identity(settings: Settings) -> IdentityStage | None:
         min_embeddings_near=settings.identity_min_embeddings_near,
         split_distance=settings.identity_split_distance,
     )
-    return IdentityStage(FaceEmbedder(settings.weights_dir), quality_gate(settings), thresholds)
+    return IdentityStage(FaceEmbedder(settings.weights_dir, device), quality_gate(settings), thresholds)
 
 
 def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FacePipeline:
@@ -84,7 +84,7 @@ def build_pipeline(settings: Settings, timer: StageTimer | None = None) -> FaceP
         classifier,
         temporal,
         timer or StageTimer(),
-        identity=build_identity(settings),
+        identity=build_identity(settings, device),
         occlusion=occlusion,
         detect_interval_s=settings.detect_interval_s,
         jump_ncc=settings.identity_jump_ncc,

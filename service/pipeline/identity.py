@@ -7,9 +7,9 @@ the decision goes out unnamed; a track that starts mid-shot (someone walks in, o
 first lives ``first_after_s``, so fleeting faces cost no embedding. Until the track has a character the next
 embeddings follow after ``every_s``, doubling each time (0.2, 0.4, 0.8 s …: quick evidence, and a long tail
 for a track that waits on a near miss or a tie); once it has one, every ``settled_every_s`` for the
-character's exemplars (an embedding costs ~75 ms of CPU); at most ``max_per_track`` in all. Embeddings of all
-streams in a batch go through dlib in one call. Faces that never pass the gate leave their track unidentified,
-and faces flagged occluded are never embedded. Timed as stage ``identity``.
+character's exemplars; at most ``max_per_track`` in all. Embeddings of all streams in a batch go through the
+descriptor network in one call. Faces that never pass the gate leave their track unidentified, and faces
+flagged occluded are never embedded. Timed as stage ``identity``.
 """
 
 from __future__ import annotations
