@@ -5,7 +5,7 @@ streams (paced to real time, looping) at ``fps`` analysed frames per second each
 processes (``python -m service worker``, the command compose runs) sharing the machine's device, on a real
 Redis (embedded unless ``REDIS_URL`` is set). Several workers on one GPU is how a GPU host is meant to be
 filled: each worker is one Python loop that batches its streams' frames through the detector and the
-networks, and the CPU work around the device (cut checks, alignment, dlib identity, analytics, publishing)
+networks, and the CPU work around the device (cut checks, alignment, identity chips, analytics, publishing)
 runs in that one loop, so one loop saturates long before an H100 does. The workers share new streams evenly
 (``service.worker.leases``). After a warm-up, for ``seconds`` it measures decode-to-publish latency (p50,
 p95, from the latency histograms the workers' heartbeats carry), the analysed rate per stream against the

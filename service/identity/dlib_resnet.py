@@ -6,8 +6,8 @@ models run. Nothing is retrained or converted offline: the file that ``weights/m
 at start-up, so the descriptors, and every distance threshold tuned on them, stay dlib's own (the tests compare
 both on real faces).
 
-The file is dlib's serialisation of the network, outermost layer first, each layer's parameters after its
-version string: integers are a length byte (high bit: negative) and little-endian bytes; scalars are a mantissa
+The file is dlib's serialisation of the network: the loss layer's name, then the layers' parameters from the
+input up, each after its version string: integers are a length byte (high bit: negative) and little-endian bytes; scalars are a mantissa
 and a power-of-two exponent; tensors are a shape and raw float32. The network, as dlib's example defines it:
 input ``(rgb - mean) / 256``; a 7×7 stride-2 convolution, affine (frozen batch norm), ReLU, 3×3 stride-2 max
 pool; residual blocks of two 3×3 convolutions (conv, affine, ReLU, conv, affine, then ReLU of the sum), where a
@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CHIP = 150  # pixels: dlib's chip, the network's only input size
 DIMENSION = 128
 
 
