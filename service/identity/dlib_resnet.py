@@ -7,8 +7,9 @@ at start-up, so the descriptors, and every distance threshold tuned on them, sta
 both on real faces).
 
 The file is dlib's serialisation of the network: the loss layer's name, then the layers' parameters from the
-input up, each after its version string: integers are a length byte (high bit: negative) and little-endian bytes; scalars are a mantissa
-and a power-of-two exponent; tensors are a shape and raw float32. The network, as dlib's example defines it:
+input up, each after its version string. Integers are a length byte (high bit: negative) and little-endian
+bytes; scalars are a mantissa and a power-of-two exponent; tensors are a shape and raw float32. The network,
+as dlib's example defines it:
 input ``(rgb - mean) / 256``; a 7×7 stride-2 convolution, affine (frozen batch norm), ReLU, 3×3 stride-2 max
 pool; residual blocks of two 3×3 convolutions (conv, affine, ReLU, conv, affine, then ReLU of the sum), where a
 block whose first convolution has stride 2 adds a 2×2 average pool of its input instead (dlib's ``add_prev``
