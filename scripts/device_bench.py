@@ -11,11 +11,12 @@ Here, once (downloads from PyPI; writes .device/, ignored by git):
 It prints the device calls to make, one after another without a pause:
     command: python3 scripts/device_bench.py install .device/part1      carry: [".device/part1"]
     ...
-    command: python3 scripts/device_bench.py install .device/partN run  carry: [".device/partN"]   timeout_s: 420
-``run`` checks every import first (a missing package is named, not a traceback five minutes in), then runs
-``bench-streams`` on CUDA with ``--workers 8`` (the machine has 16 cores: each worker's Python loop and its
-decode threads get two) from 8 streams up, and writes ``bench.json``, ``bench.log`` and ``nvidia-smi.txt``
-to $OUT. The whole run takes 3-5 minutes.
+    command: python3 scripts/device_bench.py install .device/partN run  carry: [".device/partN"]   timeout_s: 480
+``run`` checks every import first (a missing package is named, not a traceback five minutes in), runs
+``bench`` on one stream (the CUDA path end to end, against the naive loop), then ``bench-streams`` on CUDA with
+``--workers 8`` (the machine has 16 cores: each worker's Python loop and its decode threads get two) from 8
+streams up, and writes ``bench-single.txt``, ``bench.json``, ``bench.log`` and ``nvidia-smi.txt`` to $OUT.
+The whole run takes 4-6 minutes.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def stage() -> None:
     for index in range(1, len(parts) + 1):
         last = index == len(parts)
         command = f"python3 scripts/device_bench.py install .device/part{index}" + (" run" if last else "")
-        timeout = "   timeout_s: 420" if last else "   timeout_s: 120"
+        timeout = "   timeout_s: 480" if last else "   timeout_s: 120"
         print(f'  command: {command}   carry: [".device/part{index}"]{timeout}')
 
 
@@ -135,6 +136,15 @@ def run() -> None:
         raise SystemExit(f"error: the service cannot run here yet:\n{found.stderr[-3000:]}")
     smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True)
     (out / "nvidia-smi.txt").write_text(smi.stdout + smi.stderr)
+    # one stream first: the CUDA path end to end in half a minute, and the single-stream figures beside the naive loop
+    single = subprocess.run(
+        [sys.executable, "-m", "service", "bench", "--fps", "30", "--repeat", "3"], cwd=REPO, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    (out / "bench-single.txt").write_text(single.stdout + single.stderr[-6000:])
+    print(single.stdout)
+    if single.returncode:
+        raise SystemExit(f"bench on one stream exited with {single.returncode}:\n{single.stderr[-3000:]}")
     with (out / "bench.log").open("w") as log:
         bench = subprocess.run(
             [sys.executable, "-m", "service", "bench-streams", *BENCH], cwd=REPO, env=env, stdout=subprocess.PIPE,
