@@ -4,9 +4,11 @@ import socket
 import threading
 import time
 
+import av
+import numpy as np
 import pytest
 
-from service.ingest.source import SourceError, VideoSource
+from service.ingest.source import DECODE_THREADS, SourceError, VideoSource, _choose_threads
 from service.ingest.urls import SourcePolicy, parse_source
 from service.schemas import StreamStatus
 from tests.conftest import DATA, source_opts
@@ -150,3 +152,25 @@ def test_a_sparse_analysis_rate_decodes_no_unreferenced_frames_and_keeps_its_gri
     assert every.counters.decoded == 72 and sparse.counters.decoded < 60
     assert len(sampled) == 12
     assert all(abs(f.pts - 0.2 * i) <= 1 / 30 + 1e-6 for i, f in enumerate(sampled))
+
+
+def _clip(path, width: int, height: int):
+    with av.open(str(path), "w") as target:
+        stream = target.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("size", "threading"), [((1920, 1080), "SLICE"), ((2560, 1440), "FRAME")])
+def test_frames_up_to_1080p_decode_on_slice_threads_and_larger_ones_on_a_few_frame_threads(tmp_path, size, threading):
+    with av.open(str(_clip(tmp_path / "clip.mp4", *size))) as container:
+        stream = container.streams.video[0]
+        _choose_threads(stream)
+        assert stream.thread_type.name == threading and stream.thread_count == DECODE_THREADS
+        assert sum(1 for _ in container.decode(stream)) == 3
