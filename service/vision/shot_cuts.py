@@ -107,8 +107,9 @@ def _thumbnail(frame: np.ndarray) -> _Thumb:
     if frame.ndim == 2:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     frame = np.ascontiguousarray(frame, dtype=np.uint8)
-    bgr = cv2.cvtColor(_resize(frame, _CONTENT_WIDTH), cv2.COLOR_RGB2BGR)
-    small = _resize(frame, _CHECK_WIDTH)
+    content = _resize(frame, _CONTENT_WIDTH)
+    bgr = cv2.cvtColor(content, cv2.COLOR_RGB2BGR)
+    small = _resize(content, _CHECK_WIDTH)  # from the 256-px copy: one full-frame resize, not two
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     coloured = ((hsv[..., 1] >= _COLOURED) & (hsv[..., 2] >= _COLOURED)).astype(np.uint8)
